@@ -1,0 +1,181 @@
+"""Loading, validating and expanding the workflow configuration.
+
+The config (``config/config.yaml``) declares experiments; each has a
+``family`` (which data generator / model / metrics it uses), sections of
+hyper-parameters and ``sweep`` axes. Validation happens before any job runs
+and every error names the offending key, e.g.
+``config error at experiments.wenli.train.lr: -1 is less than the minimum of 0``.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+FAMILIES = ("sparse_dense", "hltm")
+
+
+class ConfigError(ValueError):
+    """A config that cannot run; the message names the key."""
+
+
+@dataclass
+class SweepPoint:
+    """One training job: an experiment at one combination of sweep values.
+
+    Attributes:
+        experiment: experiment name.
+        label: path-safe name of the point, e.g. ``masking=none`` (``base``
+            when the experiment has no sweep).
+        values: ``{axis: value}``, axis = last part of the dotted key.
+        config: the experiment's config with the sweep values substituted
+            (and no ``sweep`` key).
+        data_label: label of the data this point trains on (only ``data.*``
+            axes matter), so points that share data share one data job.
+    """
+
+    experiment: str
+    label: str
+    values: dict
+    config: dict
+    data_label: str
+    keys: dict = field(default_factory=dict)
+
+
+def load_yaml(path: str | Path) -> dict:
+    try:
+        with open(path) as fh:
+            return yaml.safe_load(fh) or {}
+    except FileNotFoundError as err:
+        raise ConfigError(f"config file not found: {path}") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+
+
+def _where(prefix: str, path) -> str:
+    parts = [prefix] if prefix else []
+    for p in path:
+        parts.append(f"[{p}]" if isinstance(p, int) else str(p))
+    return ".".join(parts).replace(".[", "[") or "<root>"
+
+
+def _raise_first(validator, instance, prefix: str) -> None:
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return
+    err = errors[0]
+    if err.validator == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = sorted(set(err.instance) - set(allowed))
+        where = _where(prefix, list(err.absolute_path) + extra[:1])
+        raise ConfigError(f"config error at {where}: unknown key (allowed here: {allowed})")
+    raise ConfigError(f"config error at {_where(prefix, err.absolute_path)}: {err.message}")
+
+
+def _fill_defaults(schema: dict, instance: dict, defs: dict) -> None:
+    if "$ref" in schema:
+        schema = defs[schema["$ref"].split("/")[-1]]
+    for key, sub in schema.get("properties", {}).items():
+        if "$ref" in sub:
+            sub = defs[sub["$ref"].split("/")[-1]]
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if isinstance(instance.get(key), dict) and sub.get("type") == "object":
+            _fill_defaults(sub, instance[key], defs)
+
+
+def validate_config(config: dict, schema_path: str | Path) -> dict:
+    """Validate ``config`` against the schema and return it with defaults filled in.
+
+    Raises:
+        ConfigError: naming the first bad key.
+    """
+    schema = load_yaml(schema_path)
+    defs = schema.get("$defs", {})
+    config = copy.deepcopy(config)
+    _raise_first(jsonschema.Draft202012Validator(schema), config, "")
+    _fill_defaults(schema, config, defs)
+    for name, exp in config["experiments"].items():
+        family = exp["family"]
+        sub = {"$defs": defs, "$ref": f"#/$defs/{family}"}
+        _raise_first(jsonschema.Draft202012Validator(sub), exp, f"experiments.{name}")
+        _fill_defaults(defs[family], exp, defs)
+        for point in expand_experiment(name, exp):  # every point must be valid too
+            _raise_first(
+                jsonschema.Draft202012Validator(sub),
+                {**point.config, "sweep": {}},
+                f"experiments.{name} (sweep point {point.label})",
+            )
+    return config
+
+
+def _set_dotted(d: dict, dotted: str, value, where: str) -> None:
+    parts = dotted.split(".")
+    node = d
+    for p in parts[:-1]:
+        if not isinstance(node.get(p), dict):
+            raise ConfigError(f"config error at {where}.sweep.{dotted}: no section {p!r} to sweep")
+        node = node[p]
+    if parts[-1] not in node:
+        raise ConfigError(
+            f"config error at {where}.sweep.{dotted}: unknown key {parts[-1]!r} "
+            f"(allowed here: {sorted(node)})"
+        )
+    node[parts[-1]] = value
+
+
+def _fmt(v) -> str:
+    return json.dumps(v) if not isinstance(v, str) else v
+
+
+def expand_experiment(name: str, exp: dict) -> list[SweepPoint]:
+    """The sweep grid of one experiment as a list of :class:`SweepPoint`."""
+    sweep = exp.get("sweep") or {}
+    base = {k: v for k, v in exp.items() if k != "sweep"}
+    keys = list(sweep)
+    axes = [k.split(".")[-1] for k in keys]
+    dupes = {a for a in axes if axes.count(a) > 1}
+    if dupes:
+        raise ConfigError(
+            f"config error at experiments.{name}.sweep: two axes end in the same name {dupes}"
+        )
+    points = []
+    for combo in itertools.product(*(sweep[k] for k in keys)):
+        cfg = copy.deepcopy(base)
+        for key, value in zip(keys, combo, strict=True):
+            _set_dotted(cfg, key, value, f"experiments.{name}")
+        values = dict(zip(axes, combo, strict=True))
+        label = ",".join(f"{a}={_fmt(v)}" for a, v in values.items()) or "base"
+        data_label = (
+            ",".join(
+                f"{a}={_fmt(v)}"
+                for k, a, v in zip(keys, axes, combo, strict=True)
+                if k.startswith("data.")
+            )
+            or "base"
+        )
+        points.append(
+            SweepPoint(name, label, values, cfg, data_label, dict(zip(axes, keys, strict=True)))
+        )
+    return points
+
+
+def active_experiments(config: dict) -> dict:
+    """``{name: experiment}`` of the experiments with ``activate: true``."""
+    return {n: e for n, e in config["experiments"].items() if e.get("activate", True)}
+
+
+def seeds(config: dict) -> list[int]:
+    """The seed list of the config."""
+    return [config["base_seed"] + i for i in range(config["n_seeds"])]
+
+
+def sweep_points(config: dict) -> list[SweepPoint]:
+    """All training jobs of the active experiments."""
+    return [p for n, e in active_experiments(config).items() for p in expand_experiment(n, e)]

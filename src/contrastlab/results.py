@@ -1,0 +1,101 @@
+"""Writing, reading and combining result datasets (xarray <-> netCDF4)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+
+def _check_attrs(ds: xr.Dataset) -> None:
+    missing = [
+        name
+        for name in list(ds.data_vars) + list(ds.coords)
+        if "long_name" not in ds[name].attrs or "units" not in ds[name].attrs
+    ]
+    if missing:
+        raise ValueError(f"variables without long_name/units attrs: {missing}")
+
+
+def write_netcdf(ds: xr.Dataset, path: str | Path) -> None:
+    """Write ``ds`` as compressed NETCDF4 (float32 data, no fill value on coordinates).
+
+    Every variable and coordinate must carry ``long_name`` and ``units``.
+    The file is written next to its target and renamed into place.
+    """
+    _check_attrs(ds)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    encoding = {}
+    for name, var in ds.data_vars.items():
+        enc = {"zlib": True, "complevel": 4}
+        if var.dtype.kind == "f":
+            enc["dtype"] = "float32" if var.dtype.itemsize <= 4 else "float64"
+        encoding[name] = enc
+    for name, var in ds.coords.items():
+        if var.dtype.kind in "fiu":
+            encoding[name] = {"_FillValue": None}
+    tmp = path.with_name(path.name + ".tmp")
+    ds.to_netcdf(tmp, format="NETCDF4", engine="netcdf4", encoding=encoding)
+    tmp.replace(path)
+
+
+def read_netcdf(path: str | Path) -> xr.Dataset:
+    """Load a dataset fully into memory and close the file."""
+    with xr.open_dataset(path, engine="netcdf4") as ds:
+        return ds.load()
+
+
+def combine_points(
+    datasets: Sequence[xr.Dataset], points: Sequence[dict], sweep_attrs: dict | None = None
+) -> xr.Dataset:
+    """Stack per-sweep-point datasets into one with a dimension per sweep axis.
+
+    Args:
+        datasets: one dataset per sweep point, same layout.
+        points: for each dataset, ``{axis_name: value}`` of its sweep point
+            (an empty dict when the experiment has no sweep).
+        sweep_attrs: optional ``{axis_name: {"long_name":..., "units":...}}``.
+
+    Returns:
+        The combined dataset; per-point provenance attrs are kept as a JSON
+        list in the global attribute ``points_provenance``.
+    """
+    if len(datasets) != len(points):
+        raise ValueError("one point description per dataset is needed")
+    sweep_attrs = sweep_attrs or {}
+    expanded = []
+    prov = []
+    for ds, point in zip(datasets, points, strict=True):
+        prov.append({"point": point, **{k: v for k, v in ds.attrs.items() if k != "config"}})
+        ds = ds.copy()
+        ds.attrs = {}
+        for axis, value in point.items():
+            ds = ds.expand_dims({axis: [value]})
+            ds[axis].attrs.update(
+                sweep_attrs.get(axis, {"long_name": axis, "units": "1"})
+            )
+        expanded.append(ds)
+    if points and points[0]:
+        combined = xr.combine_by_coords(expanded, combine_attrs="drop")
+        axes = list(points[0])
+        combined = combined.transpose(*axes, ...)
+    else:
+        combined = expanded[0]
+    for ds in expanded:  # combine_by_coords may drop attrs of coords
+        for name in ds.variables:
+            if name in combined.variables and not combined[name].attrs:
+                combined[name].attrs = dict(ds[name].attrs)
+    combined.attrs["points_provenance"] = json.dumps(prov, default=_json_default)
+    return combined
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)

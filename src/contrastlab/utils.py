@@ -1,0 +1,124 @@
+"""Seeds, devices and provenance shared by every experiment."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import zlib
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from contrastlab import __version__
+
+
+def seed_for(seed: int, stream: str) -> int:
+    """A 63-bit seed for one named random stream of one experiment seed.
+
+    Streams ("data", "init", "batches", ...) are independent, so changing how
+    many numbers one stream draws never shifts another.
+    """
+    key = zlib.crc32(stream.encode())
+    state = np.random.SeedSequence([int(seed), key]).generate_state(2, dtype=np.uint32)
+    return int((int(state[0]) << 31) ^ int(state[1]))
+
+
+def generator(seed: int, stream: str, device: str | torch.device = "cpu") -> torch.Generator:
+    """A torch.Generator on ``device`` seeded by :func:`seed_for`."""
+    g = torch.Generator(device=device)
+    g.manual_seed(seed_for(seed, stream))
+    return g
+
+
+def resolve_device(device: str) -> torch.device:
+    """Turn the config's ``auto | cpu | cuda`` into a torch device.
+
+    ``cuda`` fails loudly when no GPU is visible, instead of silently
+    training on the CPU (a CPU-only torch build is a common cause).
+    """
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(
+            "config 'device: cuda' but torch.cuda.is_available() is False "
+            f"(torch {torch.__version__}); install a CUDA build of torch or set device: auto"
+        )
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, not {device!r}")
+    return torch.device(device)
+
+
+def device_name(device: torch.device) -> str:
+    """Human-readable device description for provenance."""
+    if device.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(device)}"
+    return f"cpu:{platform.processor() or platform.machine()} x{torch.get_num_threads()} threads"
+
+
+def git_commit(path: str | Path = ".") -> str:
+    """The git commit of the checkout holding ``path`` (``+dirty`` if modified)."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=10
+        )
+        if sha.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=path,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def provenance(config: dict, seeds, device: str = "", wall_time_s: float | None = None) -> dict:
+    """Global netCDF attributes that say where a result came from.
+
+    Everything is a string or a number so that netCDF4 can store it.
+    """
+    attrs = {
+        "source": f"contrastlab {__version__} (git {git_commit(Path(__file__).parent)})",
+        "contrastlab_version": __version__,
+        "git_commit": git_commit(Path(__file__).parent),
+        "torch_version": torch.__version__,
+        "config": json.dumps(config, sort_keys=True),
+        "seeds": json.dumps([int(s) for s in seeds]),
+        "history": f"{datetime.now(UTC).isoformat(timespec='seconds')} written by contrastlab",
+        "host": platform.node(),
+    }
+    if device:
+        attrs["device"] = device
+    if wall_time_s is not None:
+        attrs["wall_time_s"] = float(wall_time_s)
+    return attrs
+
+
+def atomic_torch_save(obj, path: str | Path) -> None:
+    """``torch.save`` to a temporary file, then rename: a kill never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def job_logger(path: str | Path):
+    """Send stderr to the job's log file and return a ``log(msg)`` that writes
+    timestamped, flushed lines there (so ``tail -f`` shows progress)."""
+    import sys
+
+    fh = open(path, "a", buffering=1)  # noqa: SIM115 (lives as long as the job)
+    sys.stderr = fh
+
+    def log(msg: str) -> None:
+        fh.write(f"[{datetime.now().isoformat(timespec='seconds')}] {msg}\n")
+
+    return log

@@ -1,0 +1,124 @@
+"""The sparse-dictionary + dense-noise data model of Wen & Li 2021, Sec. 3.
+
+x = M z + xi in R^{d1}:
+    * M (d1 x d): orthonormal, delocalised columns ("atoms"), the QR factor of
+      a Gaussian matrix (signs fixed so R has a positive diagonal);
+    * z in {-1, 0, +1}^d: each coordinate non-zero with probability
+      ``sparsity``, with a random sign;
+    * xi ~ N(0, noise_std^2 I): the dense features / noise.
+
+Every seed has its own dictionary, training set and held-out set, drawn from
+the seed's "data" stream, so a batch of seeds equals each seed alone.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import xarray as xr
+
+from contrastlab.utils import generator
+
+
+@dataclass
+class SparseDenseConfig:
+    """Parameters of the sparse/dense generator.
+
+    Args:
+        d1: ambient dimension (default 50).
+        d: number of dictionary atoms, d <= d1 (default 10).
+        sparsity: P(z_j != 0) (default 0.1).
+        noise_std: std of each coordinate of xi; None means sqrt(log d)/d.
+        n_train: training samples per seed (default 3000).
+        n_eval: held-out samples per seed, for the probe (default 2000).
+    """
+
+    d1: int = 50
+    d: int = 10
+    sparsity: float = 0.1
+    noise_std: float | None = None
+    n_train: int = 3000
+    n_eval: int = 2000
+
+    def __post_init__(self):
+        if self.d > self.d1:
+            raise ValueError(f"data.d ({self.d}) must be <= data.d1 ({self.d1})")
+        if not 0 < self.sparsity <= 1:
+            raise ValueError(f"data.sparsity must be in (0, 1], got {self.sparsity}")
+        if self.n_eval < 4:
+            raise ValueError("data.n_eval must be >= 4 (the probe splits it in halves)")
+
+    @property
+    def sigma(self) -> float:
+        if self.noise_std is None:
+            return math.sqrt(math.log(self.d)) / self.d
+        return float(self.noise_std)
+
+
+def sample_dictionary(d1: int, d: int, g: torch.Generator) -> torch.Tensor:
+    """Orthonormal d1 x d dictionary from the QR of a Gaussian matrix."""
+    a = torch.randn(d1, d, generator=g, dtype=torch.float64)
+    q, r = torch.linalg.qr(a)
+    return q * torch.sign(torch.diagonal(r))  # unique: R with positive diagonal
+
+
+def sample_sparse(n: int, d: int, p: float, g: torch.Generator) -> torch.Tensor:
+    """z in {-1, 0, +1}^{n x d}: non-zero w.p. p, sign uniform."""
+    support = torch.rand(n, d, generator=g, dtype=torch.float64) < p
+    negative = torch.rand(n, d, generator=g, dtype=torch.float64) < 0.5
+    return support.double() * (1.0 - 2.0 * negative.double())
+
+
+def make_sparse_dense(cfg: SparseDenseConfig, seeds) -> xr.Dataset:
+    """Dictionary, training set and held-out set for every seed.
+
+    Returns:
+        Dataset with ``M (seed, dim, atom)``, ``x_train (seed, sample, dim)``,
+        ``z_train (seed, sample, atom)``, ``x_eval (seed, eval_sample, dim)``,
+        ``z_eval (seed, eval_sample, atom)``; the generator parameters are in
+        the attrs.
+    """
+    out = {k: [] for k in ("M", "x_train", "z_train", "x_eval", "z_eval")}
+    for seed in seeds:
+        g = generator(seed, "data")
+        M = sample_dictionary(cfg.d1, cfg.d, g)
+        out["M"].append(M)
+        for split, n in (("train", cfg.n_train), ("eval", cfg.n_eval)):
+            z = sample_sparse(n, cfg.d, cfg.sparsity, g)
+            xi = cfg.sigma * torch.randn(n, cfg.d1, generator=g, dtype=torch.float64)
+            out[f"x_{split}"].append(z @ M.T + xi)
+            out[f"z_{split}"].append(z)
+    stack = {k: torch.stack(v).float().numpy() for k, v in out.items()}
+    ds = xr.Dataset(
+        {
+            "M": (("seed", "dim", "atom"), stack["M"], _a("dictionary atoms M_j", "1")),
+            "x_train": (("seed", "sample", "dim"), stack["x_train"], _a("training input x", "1")),
+            "z_train": (
+                ("seed", "sample", "atom"),
+                stack["z_train"].astype("int8"),
+                _a("sparse features z of training inputs", "1"),
+            ),
+            "x_eval": (("seed", "eval_sample", "dim"), stack["x_eval"], _a("held-out input x", "1")),
+            "z_eval": (
+                ("seed", "eval_sample", "atom"),
+                stack["z_eval"].astype("int8"),
+                _a("sparse features z of held-out inputs", "1"),
+            ),
+        },
+        coords={
+            "seed": ("seed", list(seeds), _a("seed", "1")),
+            "dim": ("dim", list(range(cfg.d1)), _a("input coordinate", "1")),
+            "atom": ("atom", list(range(cfg.d)), _a("dictionary atom j", "1")),
+            "sample": ("sample", list(range(cfg.n_train)), _a("training sample", "1")),
+            "eval_sample": ("eval_sample", list(range(cfg.n_eval)), _a("held-out sample", "1")),
+        },
+        attrs={f"data_{k}": ("none" if v is None else v) for k, v in asdict(cfg).items()}
+        | {"data_sigma": cfg.sigma, "title": "Wen & Li sparse/dense data"},
+    )
+    return ds
+
+
+def _a(long_name: str, units: str) -> dict:
+    return {"long_name": long_name, "units": units}

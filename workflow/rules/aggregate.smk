@@ -1,0 +1,39 @@
+rule aggregate_results:
+    """Combine the sweep points of one experiment into one netCDF, sweep axes as dims."""
+    input:
+        get_point_results,
+    output:
+        "results/aggregate/{experiment}.nc",
+    params:
+        points=get_point_values,
+        sweep_keys=get_sweep_keys,
+    log:
+        "logs/aggregate_results/{experiment}.log",
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../scripts/aggregate_results.py"
+
+
+rule claims_table:
+    """Evaluate the paper's claims on the aggregated results: effect size and verdict."""
+    input:
+        "results/aggregate/{experiment}.nc",
+    output:
+        tsv="results/claims/{experiment}.tsv",
+        html=report(
+            "results/claims/{experiment}.html",
+            caption="../report/claims.rst",
+            category="Claims",
+            labels={"experiment": "{experiment}", "figure": "claims table"},
+        ),
+    params:
+        family=lambda wildcards: family_of(wildcards.experiment),
+    log:
+        "logs/claims_table/{experiment}.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/claims_table.py"

@@ -1,0 +1,93 @@
+# Helpers shared by all rules: config validation, the sweep grid, input functions.
+import os
+import sys
+from pathlib import Path
+
+# The package lives in src/; make it importable here and in every job's script
+# (scripts run in their own Python process, which inherits PYTHONPATH).
+_SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, _SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (_SRC, os.environ.get("PYTHONPATH", "")) if p
+)
+
+from contrastlab.config import ConfigError, validate_config, sweep_points, seeds
+
+try:
+    config = validate_config(
+        config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
+    )
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+
+SEEDS = seeds(config)
+POINTS = {(p.experiment, p.label): p for p in sweep_points(config)}
+EXPERIMENTS = {}
+for _p in POINTS.values():
+    EXPERIMENTS.setdefault(_p.experiment, []).append(_p)
+
+# Figures each family draws (must match contrastlab.pipeline).
+FIGURES = {"sparse_dense": ["wenli_dynamics", "wenli_cosine"]}
+
+
+wildcard_constraints:
+    experiment="[A-Za-z][A-Za-z0-9_]*",
+    point="[^/]+",
+    data_point="[^/]+",
+
+
+def family_of(experiment):
+    return config["experiments"][experiment]["family"]
+
+
+def get_point(wildcards):
+    return POINTS[(wildcards.experiment, wildcards.point)]
+
+
+def get_data_config(wildcards):
+    """Config of any point that uses this data (all of them share the data section)."""
+    for p in EXPERIMENTS[wildcards.experiment]:
+        if p.data_label == wildcards.data_point:
+            return p.config
+    raise WorkflowError(f"no sweep point of {wildcards.experiment} uses {wildcards.data_point}")
+
+
+def get_point_config(wildcards):
+    return get_point(wildcards).config
+
+
+def get_train_data(wildcards):
+    p = get_point(wildcards)
+    return f"results/data/{p.experiment}/{p.data_label}.nc"
+
+
+def get_point_results(wildcards):
+    return [
+        f"results/train/{wildcards.experiment}/{p.label}/metrics.nc"
+        for p in EXPERIMENTS[wildcards.experiment]
+    ]
+
+
+def get_point_values(wildcards):
+    return [p.values for p in EXPERIMENTS[wildcards.experiment]]
+
+
+def get_sweep_keys(wildcards):
+    return EXPERIMENTS[wildcards.experiment][0].keys
+
+
+def checkpoint_path(wildcards):
+    return f"checkpoints/{wildcards.experiment}/{wildcards.point}.pt"
+
+
+def train_gpus(wildcards):
+    return 1 if config["device"] == "cuda" else 0
+
+
+def get_final_output():
+    out = []
+    for exp in EXPERIMENTS:
+        out.append(f"results/claims/{exp}.tsv")
+        out.append(f"results/claims/{exp}.html")
+        out += [f"results/figures/{exp}/{fig}.svg" for fig in FIGURES[family_of(exp)]]
+    return out

@@ -1,0 +1,17 @@
+"""Rule train_model: train all seeds of one sweep point (one batched model)."""
+
+import torch
+
+from contrastlab.pipeline import train
+from contrastlab.results import read_netcdf, write_netcdf
+from contrastlab.utils import job_logger
+
+sm = snakemake  # noqa: F821
+log = job_logger(sm.log[0])
+torch.set_num_threads(sm.threads)
+data = read_netcdf(sm.input.data)
+ds = train(
+    data, sm.params.config, device=sm.params.device, log=log, checkpoint_path=sm.params.checkpoint
+)
+write_netcdf(ds, sm.output[0])
+log(f"wrote {sm.output[0]}")
