@@ -34,9 +34,7 @@ CLAIM_COLUMNS = [
 ]
 
 
-def paired_claim(
-    paper: str, claim: str, measure: str, diffs: Sequence[float] | np.ndarray
-) -> dict:
+def paired_claim(paper: str, claim: str, measure: str, diffs: Sequence[float] | np.ndarray) -> dict:
     """One row of a claims table from per-seed differences.
 
     Args:

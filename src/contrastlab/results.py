@@ -75,14 +75,14 @@ def combine_points(
         ds.attrs = {}
         for axis, value in point.items():
             ds = ds.expand_dims({axis: [value]})
-            ds[axis].attrs.update(
-                sweep_attrs.get(axis, {"long_name": axis, "units": "1"})
-            )
+            ds[axis].attrs.update(sweep_attrs.get(axis, {"long_name": axis, "units": "1"}))
         expanded.append(ds)
     if points and points[0]:
         combined = xr.combine_by_coords(expanded, combine_attrs="drop")
         axes = list(points[0])
-        combined = combined.transpose(*axes, ...)
+        # combine_by_coords sorts each axis; keep the order of the config instead
+        order = {a: list(dict.fromkeys(p[a] for p in points)) for a in axes}
+        combined = combined.reindex(order).transpose(*axes, ...)
     else:
         combined = expanded[0]
     for ds in expanded:  # combine_by_coords may drop attrs of coords

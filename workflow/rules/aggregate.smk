@@ -4,14 +4,16 @@ rule aggregate_results:
         get_point_results,
     output:
         "results/aggregate/{experiment}.nc",
-    params:
-        points=get_point_values,
-        sweep_keys=get_sweep_keys,
     log:
         "logs/aggregate_results/{experiment}.log",
+    conda:
+        "../../envs/analysis.yaml"
     resources:
         mem_mb=4000,
         runtime=10,
+    params:
+        points=get_point_values,
+        sweep_keys=get_sweep_keys,
     script:
         "../scripts/aggregate_results.py"
 
@@ -28,12 +30,14 @@ rule claims_table:
             category="Claims",
             labels={"experiment": "{experiment}", "figure": "claims table"},
         ),
-    params:
-        family=lambda wildcards: family_of(wildcards.experiment),
     log:
         "logs/claims_table/{experiment}.log",
+    conda:
+        "../../envs/analysis.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        family=get_family,
     script:
         "../scripts/claims_table.py"

@@ -1,15 +1,10 @@
 # Helpers shared by all rules: config validation, the sweep grid, input functions.
-import os
 import sys
 from pathlib import Path
 
-# The package lives in src/; make it importable here and in every job's script
-# (scripts run in their own Python process, which inherits PYTHONPATH).
-_SRC = str(Path(workflow.basedir) / "src")
-sys.path.insert(0, _SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (_SRC, os.environ.get("PYTHONPATH", "")) if p
-)
+# The package lives in src/: importable here even when it is not installed
+# (each script under workflow/scripts/ does the same for its own process).
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from contrastlab.config import ConfigError, validate_config, sweep_points, seeds
 
@@ -40,6 +35,20 @@ def family_of(experiment):
     return config["experiments"][experiment]["family"]
 
 
+def get_family(wildcards):
+    return family_of(wildcards.experiment)
+
+
+def train_mem_mb(wildcards, attempt):
+    """Memory of a training job; grows with each --retries attempt."""
+    return 4000 * attempt
+
+
+def train_runtime(wildcards, attempt):
+    """Minutes of a training job; grows with each --retries attempt."""
+    return 60 * attempt
+
+
 def get_point(wildcards):
     return POINTS[(wildcards.experiment, wildcards.point)]
 
@@ -49,7 +58,9 @@ def get_data_config(wildcards):
     for p in EXPERIMENTS[wildcards.experiment]:
         if p.data_label == wildcards.data_point:
             return p.config
-    raise WorkflowError(f"no sweep point of {wildcards.experiment} uses {wildcards.data_point}")
+    raise WorkflowError(
+        f"no sweep point of {wildcards.experiment} uses {wildcards.data_point}"
+    )
 
 
 def get_point_config(wildcards):

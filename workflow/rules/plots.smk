@@ -9,11 +9,13 @@ rule plot_wenli_dynamics:
             category="Wen & Li 2021",
             labels={"experiment": "{experiment}", "figure": "dynamics"},
         ),
+    log:
+        "logs/plot_wenli_dynamics/{experiment}.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         family="sparse_dense",
         figure="wenli_dynamics",
-    log:
-        "logs/plot_wenli_dynamics/{experiment}.log",
     script:
         "../scripts/plot_figure.py"
 
@@ -29,10 +31,12 @@ rule plot_wenli_cosine:
             category="Wen & Li 2021",
             labels={"experiment": "{experiment}", "figure": "cosine matrix"},
         ),
+    log:
+        "logs/plot_wenli_cosine/{experiment}.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         family="sparse_dense",
         figure="wenli_cosine",
-    log:
-        "logs/plot_wenli_cosine/{experiment}.log",
     script:
         "../scripts/plot_figure.py"

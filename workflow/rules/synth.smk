@@ -3,13 +3,15 @@ rule synth_data:
     training and held-out sets) as netCDF."""
     output:
         "results/data/{experiment}/{data_point}.nc",
-    params:
-        config=get_data_config,
-        seeds=SEEDS,
     log:
         "logs/synth_data/{experiment}/{data_point}.log",
+    conda:
+        "../../envs/torch.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        config=get_data_config,
+        seeds=SEEDS,
     script:
         "../scripts/synth_data.py"

@@ -4,16 +4,18 @@ rule train_model:
         data=get_train_data,
     output:
         "results/train/{experiment}/{point}/metrics.nc",
+    log:
+        "logs/train_model/{experiment}/{point}.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=train_mem_mb,
+        runtime=train_runtime,
+        gpu=train_gpus,
     params:
         config=get_point_config,
         device=config["device"],
         checkpoint=checkpoint_path,
-    log:
-        "logs/train_model/{experiment}/{point}.log",
-    threads: 1
-    resources:
-        mem_mb=lambda wildcards, attempt: 4000 * attempt,
-        runtime=lambda wildcards, attempt: 60 * attempt,
-        gpu=train_gpus,
     script:
         "../scripts/train_model.py"

@@ -1,8 +1,12 @@
 """Rule aggregate_results: one netCDF per experiment, sweep axes as dims."""
 
-from contrastlab.pipeline import aggregate
-from contrastlab.results import read_netcdf, write_netcdf
-from contrastlab.utils import job_logger
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821 (the package, installed or not)
+
+from contrastlab.pipeline import aggregate  # noqa: E402
+from contrastlab.results import read_netcdf, write_netcdf  # noqa: E402
+from contrastlab.utils import job_logger  # noqa: E402
 
 sm = snakemake  # noqa: F821
 log = job_logger(sm.log[0])

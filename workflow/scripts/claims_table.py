@@ -1,10 +1,14 @@
 """Rule claims_table: the paper's claims, evaluated on the aggregated results."""
 
-from pathlib import Path
+import sys
 
-from contrastlab.pipeline import claims, claims_html
-from contrastlab.results import read_netcdf
-from contrastlab.utils import job_logger
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821 (the package, installed or not)
+
+from pathlib import Path  # noqa: E402
+
+from contrastlab.pipeline import claims, claims_html  # noqa: E402
+from contrastlab.results import read_netcdf  # noqa: E402
+from contrastlab.utils import job_logger  # noqa: E402
 
 sm = snakemake  # noqa: F821
 log = job_logger(sm.log[0])

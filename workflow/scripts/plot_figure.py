@@ -1,8 +1,12 @@
 """Rules plot_*: draw one figure of an experiment from its aggregated results."""
 
-from contrastlab.pipeline import figure
-from contrastlab.results import read_netcdf
-from contrastlab.utils import job_logger
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821 (the package, installed or not)
+
+from contrastlab.pipeline import figure  # noqa: E402
+from contrastlab.results import read_netcdf  # noqa: E402
+from contrastlab.utils import job_logger  # noqa: E402
 
 sm = snakemake  # noqa: F821
 log = job_logger(sm.log[0])

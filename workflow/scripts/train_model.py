@@ -1,10 +1,14 @@
 """Rule train_model: train all seeds of one sweep point (one batched model)."""
 
-import torch
+import sys
 
-from contrastlab.pipeline import train
-from contrastlab.results import read_netcdf, write_netcdf
-from contrastlab.utils import job_logger
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821 (the package, installed or not)
+
+import torch  # noqa: E402
+
+from contrastlab.pipeline import train  # noqa: E402
+from contrastlab.results import read_netcdf, write_netcdf  # noqa: E402
+from contrastlab.utils import job_logger  # noqa: E402
 
 sm = snakemake  # noqa: F821
 log = job_logger(sm.log[0])

@@ -100,7 +100,11 @@ def make_sparse_dense(cfg: SparseDenseConfig, seeds) -> xr.Dataset:
                 stack["z_train"].astype("int8"),
                 _a("sparse features z of training inputs", "1"),
             ),
-            "x_eval": (("seed", "eval_sample", "dim"), stack["x_eval"], _a("held-out input x", "1")),
+            "x_eval": (
+                ("seed", "eval_sample", "dim"),
+                stack["x_eval"],
+                _a("held-out input x", "1"),
+            ),
             "z_eval": (
                 ("seed", "eval_sample", "atom"),
                 stack["z_eval"].astype("int8"),
