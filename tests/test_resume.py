@@ -5,13 +5,13 @@ import random
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from contrastlab.results import read_netcdf
-from test_workflow import ROOT, SNAKEMAKE
+
+from wf_helpers import snakemake_cmd
 
 pytestmark = pytest.mark.slow
 
@@ -28,25 +28,20 @@ experiments:
 """
 
 
-def snakemake_cmd(work: Path, cfg: Path) -> list[str]:
-    return [
-        SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work),
-        "--configfile", str(cfg), "--cores", "1",
-    ]  # fmt: skip
-
-
 def test_kill_9_during_training_then_rerun_equals_uninterrupted(tmp_path):
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(CONFIG)
     clean, killed = tmp_path / "clean", tmp_path / "killed"
-    res = subprocess.run(snakemake_cmd(clean, cfg), capture_output=True, text=True, timeout=600)
+    res = subprocess.run(
+        snakemake_cmd(clean, cfg, cores=1), capture_output=True, text=True, timeout=600
+    )
     assert res.returncode == 0, res.stderr[-3000:]
 
     # start a run, and kill the whole process group (snakemake + job) at a random step
     kill_after = random.Random().choice(range(300, 2500, 50))
     log = killed / "logs/train_model/wenli/base.log"
     proc = subprocess.Popen(
-        snakemake_cmd(killed, cfg),
+        snakemake_cmd(killed, cfg, cores=1),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -69,9 +64,11 @@ def test_kill_9_during_training_then_rerun_equals_uninterrupted(tmp_path):
 
     # rerun (after --unlock, as after any kill -9): Snakemake sees the incomplete job
     # (profiles/default sets rerun-incomplete) and training resumes from the checkpoint
-    unlock = [*snakemake_cmd(killed, cfg), "--unlock"]
+    unlock = [*snakemake_cmd(killed, cfg, cores=1), "--unlock"]
     assert subprocess.run(unlock, capture_output=True, timeout=120).returncode == 0
-    res = subprocess.run(snakemake_cmd(killed, cfg), capture_output=True, text=True, timeout=600)
+    res = subprocess.run(
+        snakemake_cmd(killed, cfg, cores=1), capture_output=True, text=True, timeout=600
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     assert "resuming from checkpoint" in log.read_text()
 
