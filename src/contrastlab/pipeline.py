@@ -52,7 +52,69 @@ def _sparse_dense() -> Family:
     )
 
 
-_FACTORIES = {"sparse_dense": _sparse_dense}
+def hltm_config(exp: dict):
+    """The HLTMConfig of an ``hltm`` experiment's config sections."""
+    from contrastlab.hltm import HLTMConfig
+
+    d, m = exp.get("data", {}), exp.get("model", {})
+    loss, t = exp.get("loss", {}), exp.get("train", {})
+    fields = {
+        **{k: d[k] for k in ("depth", "num_children", "delta_lower", "delta_upper") if k in d},
+        **{k: m[k] for k in ("hid", "bn") if k in m},
+        **{k: loss[k] for k in ("temperature", "triplet_margin") if k in loss},
+        **{
+            k: t[k]
+            for k in ("lr", "epochs", "samples_per_epoch", "batch_size", "cov_samples")
+            if k in t
+        },
+    }
+    if "kind" in loss:
+        fields["loss"] = loss["kind"]
+    return HLTMConfig(**fields)
+
+
+def _hltm() -> Family:
+    import numpy as np
+
+    from contrastlab.hltm import hltm_claims, train_hltm, tree_dataset
+    from contrastlab.hltm.plots import plot_corr_by_height, plot_cov_op, plot_root_corr
+
+    def synth(cfg, seeds):
+        return tree_dataset(hltm_config(cfg), seeds)
+
+    def train(data, cfg, device, log, checkpoint_path):
+        hcfg = hltm_config(cfg)
+        seeds = [int(s) for s in data.seed.values]
+        # The sampler is rebuilt from the seeds; check it is the tree stored by synth_data.
+        expected = tree_dataset(hcfg, seeds)
+        for name in expected.data_vars:
+            if name in data and not np.array_equal(expected[name].values, data[name].values):
+                raise ValueError(
+                    f"the tree in the data file differs from the one seeds {seeds} give "
+                    f"({name}); delete the stale data file and rerun"
+                )
+        return train_hltm(
+            hcfg,
+            seeds,
+            device=device,
+            log=log,
+            checkpoint_path=checkpoint_path,
+            checkpoint_every=cfg.get("train", {}).get("checkpoint_every", 1),
+        )
+
+    return Family(
+        synth,
+        train,
+        hltm_claims,
+        {
+            "hltm_corr_by_height": plot_corr_by_height,
+            "hltm_root_corr": plot_root_corr,
+            "hltm_cov_op": plot_cov_op,
+        },
+    )
+
+
+_FACTORIES = {"sparse_dense": _sparse_dense, "hltm": _hltm}
 
 
 def family(name: str) -> Family:

@@ -22,7 +22,10 @@ for _p in POINTS.values():
     EXPERIMENTS.setdefault(_p.experiment, []).append(_p)
 
 # Figures each family draws (must match contrastlab.pipeline).
-FIGURES = {"sparse_dense": ["wenli_dynamics", "wenli_cosine"]}
+FIGURES = {
+    "sparse_dense": ["wenli_dynamics", "wenli_cosine"],
+    "hltm": ["hltm_corr_by_height", "hltm_root_corr", "hltm_cov_op"],
+}
 
 
 wildcard_constraints:

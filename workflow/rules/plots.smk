@@ -40,3 +40,69 @@ rule plot_wenli_cosine:
         figure="wenli_cosine",
     script:
         "../scripts/plot_figure.py"
+
+
+rule plot_hltm_corr_by_height:
+    """HLTM: mean best correlation per height vs epoch."""
+    input:
+        "results/aggregate/{experiment}.nc",
+    output:
+        report(
+            "results/figures/{experiment}/hltm_corr_by_height.svg",
+            caption="../report/hltm_corr_by_height.rst",
+            category="Tian et al. 2020",
+            labels={"experiment": "{experiment}", "figure": "correlation by height"},
+        ),
+    log:
+        "logs/plot_hltm_corr_by_height/{experiment}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        family="hltm",
+        figure="hltm_corr_by_height",
+    script:
+        "../scripts/plot_figure.py"
+
+
+rule plot_hltm_root_corr:
+    """HLTM: root correlation at init vs trained over hid x polarity."""
+    input:
+        "results/aggregate/{experiment}.nc",
+    output:
+        report(
+            "results/figures/{experiment}/hltm_root_corr.svg",
+            caption="../report/hltm_root_corr.rst",
+            category="Tian et al. 2020",
+            labels={"experiment": "{experiment}", "figure": "root correlation"},
+        ),
+    log:
+        "logs/plot_hltm_root_corr/{experiment}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        family="hltm",
+        figure="hltm_root_corr",
+    script:
+        "../scripts/plot_figure.py"
+
+
+rule plot_hltm_cov_op:
+    """HLTM: covariance-operator norm vs epoch."""
+    input:
+        "results/aggregate/{experiment}.nc",
+    output:
+        report(
+            "results/figures/{experiment}/hltm_cov_op.svg",
+            caption="../report/hltm_cov_op.rst",
+            category="Tian et al. 2020",
+            labels={"experiment": "{experiment}", "figure": "covariance operator"},
+        ),
+    log:
+        "logs/plot_hltm_cov_op/{experiment}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        family="hltm",
+        figure="hltm_cov_op",
+    script:
+        "../scripts/plot_figure.py"

@@ -1,0 +1,279 @@
+"""Tests of HLTM training: gradients, seed batching, determinism, checkpoints, claims, plots."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import xarray as xr
+
+from contrastlab.hltm.claims import hltm_claims
+from contrastlab.hltm.config import HLTMConfig
+from contrastlab.hltm.data import LatentTree
+from contrastlab.hltm.losses import hltm_loss
+from contrastlab.hltm.model import TreeNet
+from contrastlab.hltm.train import FlatSGD, train_hltm
+
+SMALL = HLTMConfig(depth=3, hid=4, epochs=2, samples_per_epoch=640, batch_size=64)
+
+
+def quiet(_msg: str) -> None:
+    pass
+
+
+class TestFlatSGD:
+    @pytest.mark.parametrize(
+        "loss,depth,hid",
+        [("nce", 3, 4), ("subtract", 3, 4), ("infonce", 3, 4), ("soft_triplet", 3, 4)]
+        + [("nce", 5, 10)],  # height 2 has 8 nodes: the bmm path
+    )
+    def test_gradients_equal_autograd(self, loss, depth, hid):
+        net = TreeNet(LatentTree(depth, 2), hid, 2)
+        net.reset_parameters([torch.Generator().manual_seed(s) for s in (0, 1)])
+        gen = torch.Generator().manual_seed(2)
+        xb = torch.randint(0, 2, (2, 3 * 16, 2**depth), generator=gen).float()
+        assert any(FlatSGD(net, 0.1).bmm) == (depth == 5)
+
+        def loss_fn(f):
+            return hltm_loss(loss, *f.chunk(3, dim=1), 0.1)
+
+        lval, gW, gb = FlatSGD(net, 0.1).gradients(xb, loss_fn)
+        ref = loss_fn(net(xb))
+        ref.sum().backward()
+        torch.testing.assert_close(lval, ref.detach())
+        for h in range(depth):
+            torch.testing.assert_close(gW[h], net.weight[h].grad, rtol=1e-5, atol=1e-7)
+            torch.testing.assert_close(gb[h], net.bias[h].grad, rtol=1e-5, atol=1e-7)
+
+    def test_step_equals_torch_sgd(self):
+        net_a = TreeNet(LatentTree(2, 2), 3, 1)
+        net_a.reset_parameters([torch.Generator().manual_seed(0)])
+        net_b = TreeNet(LatentTree(2, 2), 3, 1)
+        net_b.load_state_dict(net_a.state_dict())
+        xb = torch.randint(0, 2, (1, 30, 4), generator=torch.Generator().manual_seed(1)).float()
+
+        def loss_fn(f):
+            return hltm_loss("nce", *f.chunk(3, dim=1), 0.1)
+
+        flat = FlatSGD(net_a, 0.1)
+        opt = torch.optim.SGD(net_b.parameters(), lr=0.1)
+        for _ in range(3):
+            flat.step(xb, loss_fn)
+            opt.zero_grad()
+            loss_fn(net_b(xb)).sum().backward()
+            opt.step()
+        for pa, pb in zip(net_a.parameters(), net_b.parameters(), strict=True):
+            torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-7)
+        # the cached block-diagonal matrices follow the weights
+        torch.testing.assert_close(net_a(xb), flat.model(xb))
+
+
+@pytest.fixture(scope="module")
+def run():
+    """A small two-seed run shared by the tests below."""
+    return train_hltm(SMALL, [3, 5], log=quiet)
+
+
+class TestTrainHLTM:
+    def test_layout_and_attrs(self, run):
+        ds = run
+        assert dict(ds.sizes) == {"seed": 2, "epoch": 3, "node": 7, "height": 3}
+        assert ds["best_corr"].dims == ("seed", "epoch", "node")
+        assert ds["best_corr_height"].dims == ("seed", "epoch", "height")
+        assert ds["loss"].dims == ("seed", "epoch")
+        for name in ("cov_op_norm", "cov_op_norm_paper", "weight_norm"):
+            assert ds[name].dims == ("seed", "epoch", "node")
+        for name in list(ds.data_vars) + list(ds.coords):
+            assert {"long_name", "units"} <= set(ds[name].attrs), name
+        assert list(ds["node_height"].values) == [3, 2, 2, 1, 1, 1, 1]
+        assert list(ds["node_level"].values) == [0, 1, 1, 2, 2, 2, 2]
+        assert np.isnan(ds["loss"].sel(epoch=0)).all()
+        assert np.isfinite(ds["loss"].sel(epoch=[1, 2])).all()
+        for name in ("best_corr", "cov_op_norm", "weight_norm", "best_corr_height"):
+            assert np.isfinite(ds[name]).all(), name
+        assert not ds.attrs  # provenance is the pipeline's job
+
+    def test_deterministic(self, run):
+        again = train_hltm(SMALL, [3, 5], log=quiet)
+        xr.testing.assert_identical(run, again)
+
+    def test_batched_seeds_equal_each_seed_alone(self, run):
+        alone = train_hltm(SMALL, [5], log=quiet)
+        batched = run.sel(seed=[5])
+        for name in run.data_vars:
+            np.testing.assert_allclose(
+                batched[name].values, alone[name].values, rtol=1e-5, atol=1e-8, err_msg=name
+            )
+
+    def test_batched_equals_alone_at_paper_size(self):
+        """Depth 5, hid 10: exercises the bmm height of FlatSGD and grouped metrics."""
+        cfg = HLTMConfig(epochs=1, samples_per_epoch=384, batch_size=64)
+        both = train_hltm(cfg, [1, 2], log=quiet)
+        alone = train_hltm(cfg, [2], log=quiet)
+        for name in both.data_vars:
+            np.testing.assert_allclose(
+                both[name].sel(seed=[2]).values, alone[name].values, rtol=1e-5, err_msg=name
+            )
+
+    def test_progress_lines(self):
+        lines = []
+        train_hltm(dataclasses.replace(SMALL, epochs=1), [0], log=lines.append)
+        assert len(lines) == 2 and "epoch" in lines[0] and "samples/s" in lines[1]
+
+    @pytest.mark.parametrize("loss,bn", [("subtract", False), ("infonce", False), ("nce", True)])
+    def test_other_losses_and_bn_run(self, loss, bn):
+        cfg = dataclasses.replace(SMALL, loss=loss, bn=bn, epochs=1)
+        ds = train_hltm(cfg, [1], log=quiet)
+        assert np.isfinite(ds["best_corr"]).all() and np.isfinite(ds["loss"][:, 1]).all()
+
+
+class TestCheckpoint:
+    def test_resume_equals_uninterrupted(self, tmp_path):
+        ckpt = str(tmp_path / "ck" / "hltm.pt")
+        cfg4 = dataclasses.replace(SMALL, epochs=4)
+        straight = train_hltm(cfg4, [2, 7], log=quiet)
+        first = train_hltm(
+            dataclasses.replace(SMALL, epochs=2), [2, 7], log=quiet, checkpoint_path=ckpt
+        )
+        xr.testing.assert_identical(first, straight.isel(epoch=slice(0, 3)))
+        lines = []
+        resumed = train_hltm(cfg4, [2, 7], log=lines.append, checkpoint_path=ckpt)
+        assert any("resum" in line for line in lines)
+        xr.testing.assert_identical(resumed, straight)
+        assert not list(tmp_path.glob("ck/*.tmp"))  # written atomically
+
+    def test_every_n_epochs_and_mid_run_resume(self, tmp_path):
+        ckpt = str(tmp_path / "hltm.pt")
+        cfg = dataclasses.replace(SMALL, epochs=3)
+        straight = train_hltm(cfg, [4], log=quiet)
+        train_hltm(cfg, [4], log=quiet, checkpoint_path=ckpt, checkpoint_every=2)
+        state = torch.load(ckpt, weights_only=False)
+        assert state["epoch"] == 3 and state["cfg"] == cfg.to_dict() and state["seeds"] == [4]
+        assert {"model", "optimizer", "rng", "metrics"} <= set(state)
+        resumed = train_hltm(cfg, [4], log=quiet, checkpoint_path=ckpt)
+        xr.testing.assert_identical(resumed, straight)
+
+    def test_other_config_or_seeds_ignored(self, tmp_path):
+        ckpt = str(tmp_path / "hltm.pt")
+        train_hltm(dataclasses.replace(SMALL, epochs=1), [1], log=quiet, checkpoint_path=ckpt)
+        other = dataclasses.replace(SMALL, epochs=1, hid=3)
+        lines = []
+        ds = train_hltm(other, [1], log=lines.append, checkpoint_path=ckpt)
+        assert any("another config" in line for line in lines)
+        xr.testing.assert_identical(ds, train_hltm(other, [1], log=quiet))
+        lines.clear()
+        train_hltm(
+            dataclasses.replace(SMALL, epochs=1), [2], log=lines.append, checkpoint_path=ckpt
+        )
+        assert any("another config" in line for line in lines)
+
+
+def fake_agg(
+    seeds=(0, 1, 2),
+    hids=(2, 5, 10),
+    deltas=(0.7, 0.8, 0.9),
+    sign=+1.0,
+    noise=0.01,
+) -> xr.Dataset:
+    """An aggregated dataset whose numbers follow (sign=+1) or contradict (-1) the claims."""
+    rng = np.random.default_rng(0)
+    epochs, L = np.arange(4), 3
+    nodes = np.arange(7)
+    node_height = np.array([3, 2, 2, 1, 1, 1, 1])
+    H, D, S, E = len(hids), len(deltas), len(seeds), len(epochs)
+    hid_term = np.asarray(hids, float)[:, None, None, None, None] / 100
+    delta_term = np.asarray(deltas, float)[None, :, None, None, None] / 2
+    epoch_term = epochs[None, None, None, :, None] / 20
+    height_term = -node_height[None, None, None, None, :] / 50  # root lowest
+    corr = 0.6 + sign * (hid_term + delta_term + epoch_term + height_term)
+    corr = corr + noise * rng.standard_normal((H, D, S, E, len(nodes)))
+    corr_h = np.stack([corr[..., node_height == h].mean(-1) for h in range(1, L + 1)], -1)
+    cov = 1e-3 * 10.0 ** (sign * epochs)[None, None, None, :, None] * np.ones_like(corr)
+    dims = ("hid", "delta_lower", "seed", "epoch", "node")
+    attrs = {"long_name": "x", "units": "1"}
+    return xr.Dataset(
+        {
+            "best_corr": (dims, corr, attrs),
+            "best_corr_height": (dims[:-1] + ("height",), corr_h, attrs),
+            "cov_op_norm": (dims, cov, attrs),
+            "loss": (dims[:-1], np.zeros((H, D, S, E)), attrs),
+        },
+        coords={
+            "hid": ("hid", list(hids), attrs),
+            "delta_lower": ("delta_lower", list(deltas), attrs),
+            "seed": ("seed", list(seeds), attrs),
+            "epoch": ("epoch", epochs, attrs),
+            "node": ("node", nodes, attrs),
+            "height": ("height", np.arange(1, L + 1), attrs),
+            "node_height": ("node", node_height, attrs),
+        },
+    )
+
+
+class TestClaims:
+    def test_all_supported(self):
+        table = hltm_claims(fake_agg(sign=+1))
+        assert isinstance(table, pd.DataFrame) and len(table) == 5
+        assert (table["verdict"] == "supported").all(), table
+        assert (table["paper"] == "Tian et al. 2020").all()
+        assert (table["n_seeds"] == 3).all()
+        cov_row = table[table["claim"].str.contains("covariance")].iloc[0]
+        assert cov_row["mean_diff"] == pytest.approx(3.0)  # three orders of magnitude
+
+    def test_all_contradicted(self):
+        table = hltm_claims(fake_agg(sign=-1))
+        assert (table["verdict"] == "contradicted").all(), table
+
+    def test_single_value_sweep_axis_is_inconclusive(self):
+        table = hltm_claims(fake_agg(hids=(10,)))
+        row = table[table["claim"].str.contains("over-parameterisation")].iloc[0]
+        assert row["verdict"] == "inconclusive" and row["n_seeds"] == 0
+        other = table[~table["claim"].str.contains("over-parameterisation")]
+        assert (other["verdict"] == "supported").all()
+        # a sweep dim missing altogether behaves the same
+        table = hltm_claims(fake_agg(deltas=(0.9,)).squeeze("delta_lower", drop=True))
+        row = table[table["claim"].str.contains("polarity")].iloc[0]
+        assert row["verdict"] == "inconclusive" and row["n_seeds"] == 0
+
+    def test_on_real_run(self):
+        ds = train_hltm(dataclasses.replace(SMALL, epochs=1), [0, 1], log=quiet)
+        agg = ds.expand_dims(hid=[4], delta_lower=[0.7])
+        table = hltm_claims(agg)
+        assert len(table) == 5 and set(table["verdict"]) <= {
+            "supported",
+            "contradicted",
+            "inconclusive",
+        }
+
+
+class TestPlots:
+    @pytest.mark.parametrize("ext,hids,deltas", [("svg", (2, 10), (0.9,)), ("png", (10,), (0.9,))])
+    def test_figures_written(self, tmp_path, ext, hids, deltas):
+        from contrastlab.hltm import plots
+
+        agg = fake_agg(hids=hids, deltas=deltas)
+        for name, fn in (
+            ("corr", plots.plot_corr_by_height),
+            ("root", plots.plot_root_corr),
+            ("cov", plots.plot_cov_op),
+        ):
+            path = tmp_path / f"{name}.{ext}"
+            fn(agg, path)
+            assert path.stat().st_size > 1000
+        import matplotlib.pyplot as plt
+
+        assert not plt.get_fignums()  # every figure closed
+
+
+@pytest.mark.slow
+def test_training_raises_root_correlation():
+    """Science check at a reduced size: the root correlation rises with training."""
+    cfg = HLTMConfig(hid=10, delta_lower=0.9, epochs=2, samples_per_epoch=16000)
+    ds = train_hltm(cfg, [0, 1, 2], log=quiet)
+    gain = ds["best_corr"].sel(node=0, epoch=2) - ds["best_corr"].sel(node=0, epoch=0)
+    assert (gain > 0).all()
+    growth = ds["cov_op_norm"].sel(node=0, epoch=2) / ds["cov_op_norm"].sel(node=0, epoch=0)
+    assert (growth > 10).all()
