@@ -57,11 +57,27 @@ def test_figures_and_claims(finished_run):
     )
 
 
+def test_hltm_results_have_the_sweep_grid(finished_run):
+    agg = read_netcdf(finished_run / "results/aggregate/hltm.nc")
+    assert agg.best_corr.dims == ("hid", "delta_lower", "seed", "epoch", "node")
+    assert agg.hid.values.tolist() == [2, 4] and agg.delta_lower.values.tolist() == [0.7, 0.9]
+    assert agg.epoch.values.tolist() == [0, 1, 2] and agg.sizes["node"] == 7  # depth 3
+    assert ((agg.best_corr >= 0) & (agg.best_corr <= 1)).all()
+    # two delta_lower values -> two data files; the four hid x delta cells share them
+    assert len(list((finished_run / "results/data/hltm").glob("*.nc"))) == 2
+    for fig in ("hltm_corr_by_height", "hltm_root_corr", "hltm_cov_op"):
+        assert (finished_run / f"results/figures/hltm/{fig}.svg").stat().st_size > 1000
+    tsv = (finished_run / "results/claims/hltm.tsv").read_text().splitlines()
+    assert len(tsv) == 6  # header + 5 claims
+
+
 def test_report_embeds_figures_and_claims(finished_run):
     res = run_snakemake(finished_run, "--report", "report.html")
     assert res.returncode == 0, res.stderr[-3000:]
     html = (finished_run / "report.html").read_text()
-    for needle in ("wenli_dynamics.svg", "wenli_cosine.svg", "wenli.html", "Wen &amp; Li"):
+    needles = ["wenli_dynamics.svg", "wenli_cosine.svg", "wenli.html", "Wen &amp; Li", "hltm.html"]
+    needles += [f"{fig}.svg" for fig in ("hltm_corr_by_height", "hltm_root_corr", "hltm_cov_op")]
+    for needle in needles:
         assert needle in html, needle
 
 
