@@ -10,6 +10,11 @@ import numpy as np
 import xarray as xr
 
 
+def cf(long_name: str, units: str = "1") -> dict:
+    """CF attributes of a variable: ``long_name`` and ``units`` ("1" = dimensionless)."""
+    return {"long_name": long_name, "units": units}
+
+
 def _check_attrs(ds: xr.Dataset) -> None:
     missing = [
         name

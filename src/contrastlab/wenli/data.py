@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 import torch
 import xarray as xr
 
+from contrastlab.results import cf
 from contrastlab.utils import generator
 
 
@@ -93,36 +94,32 @@ def make_sparse_dense(cfg: SparseDenseConfig, seeds) -> xr.Dataset:
     stack = {k: torch.stack(v).float().numpy() for k, v in out.items()}
     ds = xr.Dataset(
         {
-            "M": (("seed", "dim", "atom"), stack["M"], _a("dictionary atoms M_j", "1")),
-            "x_train": (("seed", "sample", "dim"), stack["x_train"], _a("training input x", "1")),
+            "M": (("seed", "dim", "atom"), stack["M"], cf("dictionary atoms M_j", "1")),
+            "x_train": (("seed", "sample", "dim"), stack["x_train"], cf("training input x", "1")),
             "z_train": (
                 ("seed", "sample", "atom"),
                 stack["z_train"].astype("int8"),
-                _a("sparse features z of training inputs", "1"),
+                cf("sparse features z of training inputs", "1"),
             ),
             "x_eval": (
                 ("seed", "eval_sample", "dim"),
                 stack["x_eval"],
-                _a("held-out input x", "1"),
+                cf("held-out input x", "1"),
             ),
             "z_eval": (
                 ("seed", "eval_sample", "atom"),
                 stack["z_eval"].astype("int8"),
-                _a("sparse features z of held-out inputs", "1"),
+                cf("sparse features z of held-out inputs", "1"),
             ),
         },
         coords={
-            "seed": ("seed", list(seeds), _a("seed", "1")),
-            "dim": ("dim", list(range(cfg.d1)), _a("input coordinate", "1")),
-            "atom": ("atom", list(range(cfg.d)), _a("dictionary atom j", "1")),
-            "sample": ("sample", list(range(cfg.n_train)), _a("training sample", "1")),
-            "eval_sample": ("eval_sample", list(range(cfg.n_eval)), _a("held-out sample", "1")),
+            "seed": ("seed", list(seeds), cf("seed", "1")),
+            "dim": ("dim", list(range(cfg.d1)), cf("input coordinate", "1")),
+            "atom": ("atom", list(range(cfg.d)), cf("dictionary atom j", "1")),
+            "sample": ("sample", list(range(cfg.n_train)), cf("training sample", "1")),
+            "eval_sample": ("eval_sample", list(range(cfg.n_eval)), cf("held-out sample", "1")),
         },
         attrs={f"data_{k}": ("none" if v is None else v) for k, v in asdict(cfg).items()}
         | {"data_sigma": cfg.sigma, "title": "Wen & Li sparse/dense data"},
     )
     return ds
-
-
-def _a(long_name: str, units: str) -> dict:
-    return {"long_name": long_name, "units": units}

@@ -17,6 +17,7 @@ import xarray as xr
 
 from contrastlab.checkpoint import fingerprint, load_checkpoint, save_checkpoint
 from contrastlab.losses import info_nce
+from contrastlab.results import cf
 from contrastlab.utils import generator
 from contrastlab.wenli.metrics import (
     atom_alignment,
@@ -74,10 +75,6 @@ class WenLiConfig:
         for section in ("model", "augmentation", "loss", "train"):
             flat.update({k: v for k, v in exp.get(section, {}).items() if k != "kind"})
         return cls(**flat)
-
-
-def _forward(x, W, b):
-    return sym_relu(x, W, b)
 
 
 def train_wenli(
@@ -146,7 +143,7 @@ def train_wenli(
             hist["loss"].append(loss_mean)
             hist["alignment"].append(atom_alignment(W, M).cpu().numpy())
             hist["dense_fraction"].append(dense_fraction(W, M).cpu().numpy())
-            feats = _forward(x_eval, W, b)
+            feats = sym_relu(x_eval, W, b)
             hist["probe_auc"].append(support_probe_auc(feats, z_eval).mean(-1))
             hist["bias"].append(b.mean(-1).cpu().numpy())
 
@@ -158,7 +155,7 @@ def train_wenli(
         idx = torch.stack([torch.randint(n, (cfg.batch_size,), generator=g) for g in g_batch])
         x = x_train[seed_index, idx.to(device)]  # (seed, batch, d1)
         v1, v2 = views(x, cfg.masking, cfg.keep_prob, g_aug)
-        loss = info_nce(_forward(v1, W, b), _forward(v2, W, b), cfg.temperature)  # (seed,)
+        loss = info_nce(sym_relu(v1, W, b), sym_relu(v2, W, b), cfg.temperature)  # (seed,)
         opt.zero_grad(set_to_none=True)
         loss.sum().backward()
         opt.step()
@@ -196,42 +193,38 @@ def _to_dataset(hist, cos, seeds, data) -> xr.Dataset:
     a = np.stack(hist["alignment"], axis=1)  # (seed, step, atom)
     ds = xr.Dataset(
         {
-            "loss": (("seed", "step"), np.stack(hist["loss"], 1), _a("InfoNCE training loss", "1")),
+            "loss": (("seed", "step"), np.stack(hist["loss"], 1), cf("InfoNCE training loss", "1")),
             "alignment": (
                 ("seed", "step", "atom"),
                 a,
-                _a("atom alignment max_i |cos(w_i, M_j)|", "1"),
+                cf("atom alignment max_i |cos(w_i, M_j)|", "1"),
             ),
-            "align_max": (("seed", "step"), a.max(-1), _a("alignment, best atom", "1")),
-            "align_median": (("seed", "step"), np.median(a, -1), _a("alignment, median atom", "1")),
-            "align_min": (("seed", "step"), a.min(-1), _a("alignment, worst atom", "1")),
+            "align_max": (("seed", "step"), a.max(-1), cf("alignment, best atom", "1")),
+            "align_median": (("seed", "step"), np.median(a, -1), cf("alignment, median atom", "1")),
+            "align_min": (("seed", "step"), a.min(-1), cf("alignment, worst atom", "1")),
             "dense_fraction": (
                 ("seed", "step"),
                 np.stack(hist["dense_fraction"], 1),
-                _a("dense fraction of the weights", "1"),
+                cf("dense fraction of the weights", "1"),
             ),
             "probe_auc": (
                 ("seed", "step"),
                 np.stack(hist["probe_auc"], 1),
-                _a("support probe AUC (held-out)", "1"),
+                cf("support probe AUC (held-out)", "1"),
             ),
-            "bias_mean": (("seed", "step"), np.stack(hist["bias"], 1), _a("mean bias b_i", "1")),
+            "bias_mean": (("seed", "step"), np.stack(hist["bias"], 1), cf("mean bias b_i", "1")),
             "cos_final": (
                 ("seed", "neuron", "atom"),
                 cos,
-                _a("final |cos(w_i, M_j)|", "1"),
+                cf("final |cos(w_i, M_j)|", "1"),
             ),
         },
         coords={
-            "seed": ("seed", seeds, _a("seed", "1")),
-            "step": ("step", np.asarray(hist["step"]), _a("training step", "1")),
-            "atom": ("atom", data.atom.values, _a("dictionary atom j", "1")),
-            "neuron": ("neuron", np.arange(cos.shape[1]), _a("neuron i", "1")),
+            "seed": ("seed", seeds, cf("seed", "1")),
+            "step": ("step", np.asarray(hist["step"]), cf("training step", "1")),
+            "atom": ("atom", data.atom.values, cf("dictionary atom j", "1")),
+            "neuron": ("neuron", np.arange(cos.shape[1]), cf("neuron i", "1")),
         },
         attrs={"title": "Wen & Li feature decoupling: metrics over training"},
     )
     return ds
-
-
-def _a(long_name: str, units: str) -> dict:
-    return {"long_name": long_name, "units": units}
