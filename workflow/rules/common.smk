@@ -8,6 +8,13 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from contrastlab.config import ConfigError, validate_config, sweep_points, seeds
 
+# A --configfile given on the command line REPLACES config/config.yaml instead of being
+# merged into it (Snakemake's default), so that experiments it does not declare do not
+# run; --config KEY=VALUE still overrides single keys.
+if workflow.config_settings.configfiles:
+    config.clear()
+    config.update(workflow.config_settings.overwrite_config)
+
 try:
     config = validate_config(
         config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
