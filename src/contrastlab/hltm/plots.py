@@ -126,7 +126,8 @@ def plot_cov_op(agg: xr.Dataset, path: str | Path) -> None:
         **_facets(agg),
     )
     grid.set(yscale="log")
-    grid.set_axis_labels(_label(agg, "epoch"), "mean " + _label(agg, "cov_op_norm"))
+    grid.set_axis_labels(_label(agg, "epoch"), "")
+    grid.figure.supylabel("mean " + _label(agg, "cov_op_norm"), x=0.0)  # one label, no overlap
     grid.legend.set_title(_label(agg, "height"))
     sns.move_legend(grid, "upper left", bbox_to_anchor=(1.0, 0.95))  # clear of row titles
     _save(grid, path)
