@@ -74,7 +74,8 @@ def test_grid_expansion_and_shared_data():
     }
     points = expand_experiment("e", exp)
     assert len(points) == 6
-    assert points[0].label == "sparsity=0.1,lr=0.01"
+    assert points[0].label == "sparsity=0.1__lr=0.01"
+    assert "," not in "".join(p.label for p in points)  # commas break SLURM array jobs
     assert points[-1].config["data"]["sparsity"] == 0.2 and points[-1].config["train"]["lr"] == 1.0
     assert {p.data_label for p in points} == {"sparsity=0.1", "sparsity=0.2"}
     assert "sweep" not in points[0].config

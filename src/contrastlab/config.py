@@ -20,6 +20,10 @@ import yaml
 
 FAMILIES = ("sparse_dense", "hltm")
 
+# Joins the axes of a sweep point's label (``hid=2__delta_lower=0.9``). Not a comma:
+# the SLURM executor passes array-job wildcards as a comma-separated list.
+SEP = "__"
+
 
 class ConfigError(ValueError):
     """A config that cannot run; the message names the key."""
@@ -31,7 +35,8 @@ class SweepPoint:
 
     Attributes:
         experiment: experiment name.
-        label: path-safe name of the point, e.g. ``masking=none`` (``base``
+        label: path-safe name of the point, e.g. ``masking=none`` or
+            ``hid=2__delta_lower=0.9`` (``base``
             when the experiment has no sweep).
         values: ``{axis: value}``, axis = last part of the dotted key.
         config: the experiment's config with the sweep values substituted
@@ -151,9 +156,9 @@ def expand_experiment(name: str, exp: dict) -> list[SweepPoint]:
         for key, value in zip(keys, combo, strict=True):
             _set_dotted(cfg, key, value, f"experiments.{name}")
         values = dict(zip(axes, combo, strict=True))
-        label = ",".join(f"{a}={_fmt(v)}" for a, v in values.items()) or "base"
+        label = SEP.join(f"{a}={_fmt(v)}" for a, v in values.items()) or "base"
         data_label = (
-            ",".join(
+            SEP.join(
                 f"{a}={_fmt(v)}"
                 for k, a, v in zip(keys, axes, combo, strict=True)
                 if k.startswith("data.")
