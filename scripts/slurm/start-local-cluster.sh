@@ -120,17 +120,9 @@ export SLURM_CONF=$CONF
 HOST=$(hostname -s)
 
 # pid_alive NAME: true if $RUN/NAME.pid names a live process running the expected binary.
-# The binary check guards against a recycled pid after a crash or reboot.
-pid_alive() {
-    local name=$1 pidfile=$RUN/$1.pid pid exe want
-    [[ -s $pidfile ]] || return 1
-    pid=$(<"$pidfile")
-    [[ $pid =~ ^[0-9]+$ ]] || return 1
-    exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
-    # Debian installs e.g. /usr/sbin/slurmctld as a link to slurmctld-wlm: compare real paths.
-    want=$(readlink -f "/usr/sbin/$name") || return 1
-    [[ $exe == "$want" || $exe == "$want (deleted)" ]]
-}
+# shellcheck source=scripts/slurm/pid-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/pid-lib.sh"
+pid_alive() { pid_of "$1" >/dev/null; }
 
 # wait_daemon NAME LOGFILE OFFSET: wait until NAME's pid file names a live NAME process; fail
 # fast (return 1) when the daemon logs "fatal:" after byte OFFSET or its recorded pid is dead.

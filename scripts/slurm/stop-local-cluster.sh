@@ -24,18 +24,9 @@ export SLURM_CONF=$STATE_DIR/etc/slurm.conf
 
 log() { printf '[stop-local-cluster] %s\n' "$*" >&2; }
 
-# pid_of NAME: print the pid recorded for NAME if that process still runs the NAME binary.
-pid_of() {
-    local name=$1 pidfile=$RUN/$1.pid pid exe want
-    [[ -s $pidfile ]] || return 1
-    pid=$(<"$pidfile")
-    [[ $pid =~ ^[0-9]+$ ]] || return 1
-    exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
-    # Debian installs e.g. /usr/sbin/slurmctld as a link to slurmctld-wlm: compare real paths.
-    want=$(readlink -f "/usr/sbin/$name") || return 1
-    [[ $exe == "$want" || $exe == "$want (deleted)" ]] || return 1
-    echo "$pid"
-}
+# pid_of NAME: the pid recorded for NAME if that process still runs the NAME binary.
+# shellcheck source=scripts/slurm/pid-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/pid-lib.sh"
 
 # Cancel this cluster's remaining jobs while the controller still answers.
 if pid_of slurmctld >/dev/null && [[ -r $SLURM_CONF ]]; then
