@@ -7,5 +7,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup-env.sh
 start=$(date +%s)
 .venv/bin/snakemake --cores "${CORES:-all}" "$@"
+for arg in "$@"; do
+  case $arg in -n|--dry-run|--dryrun) echo "== dry run: no report"; exit 0 ;; esac
+done
 .venv/bin/snakemake --report reports/report.html "$@"
 echo "== done in $(( $(date +%s) - start )) s; open reports/report.html"
