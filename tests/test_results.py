@@ -47,4 +47,6 @@ def test_combine_points_adds_sweep_dims():
     assert agg.a.attrs["long_name"] == "axis a"
     reordered = combine_points(dss[::-1], points[::-1])
     assert reordered.a.values.tolist() == ["y", "x"]  # the order of the points, not sorted
-    assert len(json.loads(agg.attrs["points_provenance"])) == 4
+    prov = json.loads(agg.attrs["points_provenance"])
+    assert len(prov) == 4 and prov[3]["point"] == {"a": "y", "b": 2}
+    assert json.loads(prov[3]["config"]) == {"a": 3} and prov[3]["git_commit"]

@@ -42,6 +42,9 @@ def test_results_are_tidy_netcdf_with_provenance(finished_run):
     assert point.attrs["device"].startswith("cpu") and point.attrs["wall_time_s"] > 0
     assert json.loads(point.attrs["seeds"]) == [0, 1]
     assert "contrastlab" in point.attrs["source"]
+    prov = json.loads(agg.attrs["points_provenance"])
+    assert [p["point"] for p in prov] == [{"masking": "none"}, {"masking": "complementary"}]
+    assert json.loads(prov[0]["config"])["augmentation"]["masking"] == "none"
     log = (finished_run / "logs/train_model/wenli/masking=none.log").read_text()
     assert "step 40/40" in log and "steps/s" in log
 

@@ -66,8 +66,9 @@ def combine_points(
         sweep_attrs: optional ``{axis_name: {"long_name":..., "units":...}}``.
 
     Returns:
-        The combined dataset; per-point provenance attrs are kept as a JSON
-        list in the global attribute ``points_provenance``.
+        The combined dataset; every point's provenance attrs (config, seeds,
+        version, git commit, device, wall time) are kept as a JSON list in the
+        global attribute ``points_provenance``.
     """
     if len(datasets) != len(points):
         raise ValueError("one point description per dataset is needed")
@@ -75,7 +76,7 @@ def combine_points(
     expanded = []
     prov = []
     for ds, point in zip(datasets, points, strict=True):
-        prov.append({"point": point, **{k: v for k, v in ds.attrs.items() if k != "config"}})
+        prov.append({"point": point, **ds.attrs})
         ds = ds.copy()
         ds.attrs = {}
         for axis, value in point.items():
