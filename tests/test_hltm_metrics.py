@@ -13,6 +13,8 @@ from contrastlab.hltm.data import DATA_STREAM, HLTMSampler, LatentTree, make_gen
 from contrastlab.hltm.metrics import EpochMetrics, evaluate_epoch, pearson_best_corr
 from contrastlab.hltm.model import TreeNet
 
+from hltm_naive import naive_root_jacobian
+
 
 class TestBestCorr:
     def _metrics_for(self, z, pre, chunk):
@@ -112,24 +114,8 @@ def naive_forward(net: TreeNet, x: torch.Tensor, s: int):
 
 def autograd_jacobian(net: TreeNet, x: torch.Tensor, node: int) -> torch.Tensor:
     """d h_root / d h_node (seed 0, one sample) by autograd, h_node made an input."""
-    t = net.tree
-
-    def root_of(h_node):
-        outs = {leaf: x[:, leaf - t.n_latent].unsqueeze(1) for leaf in range(t.n_latent, t.n_nodes)}
-        for level in range(t.depth - 1, -1, -1):
-            h = t.depth - level
-            for j in range(t.level_size(level)):
-                nd = t.level_offset(level) + j
-                if nd == node:
-                    outs[nd] = h_node
-                    continue
-                kids = t.level_offset(level + 1) + j * t.num_children + np.arange(t.num_children)
-                inp = torch.cat([outs[k] if h == 1 else torch.relu(outs[k]) for k in kids], dim=1)
-                outs[nd] = inp @ net.weight[h - 1][0, j].T + net.bias[h - 1][0, j]
-        return outs[0][0]
-
     h0 = naive_forward(net, x, 0)[node].detach()
-    return torch.autograd.functional.jacobian(root_of, h0)[:, 0, :]  # (root unit, node unit)
+    return naive_root_jacobian(net, x, node, h0)  # (root unit, node unit)
 
 
 class TestCovarianceOperator:

@@ -11,6 +11,8 @@ import torch.nn as nn
 from contrastlab.hltm.data import LatentTree
 from contrastlab.hltm.model import TreeNet, block_diagonal, block_diagonal_view
 
+from hltm_naive import naive_root_jacobian
+
 
 def make_net(depth=3, b=2, hid=4, seeds=2, bn=False, seed=0) -> TreeNet:
     net = TreeNet(LatentTree(depth, b), hid, seeds, bn=bn)
@@ -140,37 +142,5 @@ class TestJacobians:
             for h in range(1, depth + 1):
                 sl = t.height_slice(h)
                 for j, node in enumerate(range(sl.start, sl.stop)):
-                    Jn = _autograd_jacobian(net, x[0, i : i + 1], node, pres[node], bn)
+                    Jn = naive_root_jacobian(net, x[0, i : i + 1], node, pres[node], bn)
                     torch.testing.assert_close(J[h - 1][0, j, i], Jn, rtol=1e-5, atol=1e-6)
-
-
-def _autograd_jacobian(net, x, node, pre_value, bn):
-    """d h_root / d h_node by autograd: re-run the naive net with h_node replaced by a leaf."""
-    t = net.tree
-    h_node = pre_value.detach().clone().requires_grad_(True)
-
-    def root_of(hn):
-        outs = {}
-        for leaf in range(t.n_latent, t.n_nodes):
-            outs[leaf] = x[:, leaf - t.n_latent].unsqueeze(1)
-        for level in range(t.depth - 1, -1, -1):
-            h = t.depth - level
-            for j in range(t.level_size(level)):
-                nd = t.level_offset(level) + j
-                if nd == node:
-                    outs[nd] = hn
-                    continue
-                kids = t.level_offset(level + 1) + j * t.num_children + torch.arange(t.num_children)
-                inp = torch.cat(
-                    [outs[int(k)] if h == 1 else torch.relu(outs[int(k)]) for k in kids], dim=1
-                )
-                pre = inp @ net.weight[h - 1][0, j].T + net.bias[h - 1][0, j]
-                if bn:
-                    rm = getattr(net, f"running_mean_{h - 1}")[0, j]
-                    rv = getattr(net, f"running_var_{h - 1}")[0, j]
-                    pre = (pre - rm) / torch.sqrt(rv + 1e-5) * net.bn_weight[h - 1][0, j]
-                    pre = pre + net.bn_bias[h - 1][0, j]
-                outs[nd] = pre
-        return outs[0][0]
-
-    return torch.autograd.functional.jacobian(root_of, h_node)[:, 0, :]
