@@ -18,8 +18,6 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-FAMILIES = ("sparse_dense", "hltm")
-
 # Joins the axes of a sweep point's label (``hid=2__delta_lower=0.9``). Not a comma:
 # the SLURM executor passes array-job wildcards as a comma-separated list.
 SEP = "__"
@@ -95,14 +93,35 @@ def _fill_defaults(schema: dict, instance: dict, defs: dict) -> None:
             _fill_defaults(sub, instance[key], defs)
 
 
+def full_schema(schema_path: str | Path) -> dict:
+    """The workflow schema file plus one ``$defs/<family>`` per registered family,
+    generated from the family's config dataclass, and the ``family`` enum."""
+    from contrastlab.params import family_schema
+    from contrastlab.registry import families
+
+    schema = load_yaml(schema_path)
+    defs = schema.setdefault("$defs", {})
+    fams = families()
+    for name, fam in fams.items():
+        defs[name] = family_schema(name, fam.title, fam.config_class)
+    exp = schema["properties"]["experiments"]["additionalProperties"]
+    exp["properties"]["family"]["enum"] = list(fams)
+    return schema
+
+
 def validate_config(config: dict, schema_path: str | Path) -> dict:
     """Validate ``config`` against the schema and return it with defaults filled in.
 
+    Every sweep point is validated too, and the family's cross-field rules
+    (the config class's ``check()``) run on it.
+
     Raises:
-        ConfigError: naming the first bad key.
+        ConfigError: naming the first bad key (and the sweep point).
     """
-    schema = load_yaml(schema_path)
-    defs = schema.get("$defs", {})
+    from contrastlab.registry import get_family
+
+    schema = full_schema(schema_path)
+    defs = schema["$defs"]
     config = copy.deepcopy(config)
     _raise_first(jsonschema.Draft202012Validator(schema), config, "")
     _fill_defaults(schema, config, defs)
@@ -111,12 +130,19 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
         sub = {"$defs": defs, "$ref": f"#/$defs/{family}"}
         _raise_first(jsonschema.Draft202012Validator(sub), exp, f"experiments.{name}")
         _fill_defaults(defs[family], exp, defs)
+        fam = get_family(family)
         for point in expand_experiment(name, exp):  # every point must be valid too
-            _raise_first(
-                jsonschema.Draft202012Validator(sub),
-                {**point.config, "sweep": {}},
-                f"experiments.{name} (sweep point {point.label})",
+            where = f"experiments.{name}" + (
+                f" (sweep point {point.label})" if point.label != "base" else ""
             )
+            _raise_first(jsonschema.Draft202012Validator(sub), {**point.config, "sweep": {}}, where)
+            cfg = fam.config(point.config)
+            check = getattr(cfg, "check", None)
+            if check is not None:
+                try:
+                    check()
+                except ValueError as err:
+                    raise ConfigError(f"config error at {where}: {err}") from None
     return config
 
 

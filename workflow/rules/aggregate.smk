@@ -27,8 +27,8 @@ rule claims_table:
         html=report(
             "results/claims/{experiment}.html",
             caption="../report/claims.rst",
-            category="Claims",
-            labels={"experiment": "{experiment}", "figure": "claims table"},
+            category=report_category,
+            labels=claims_labels,
         ),
     log:
         "logs/claims_table/{experiment}.log",

@@ -7,6 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from contrastlab.config import ConfigError, validate_config, sweep_points, seeds
+from contrastlab.registry import get_family as registered_family
 
 # A --configfile given on the command line REPLACES config/config.yaml instead of being
 # merged into it (Snakemake's default), so that experiments it does not declare do not
@@ -28,25 +29,44 @@ EXPERIMENTS = {}
 for _p in POINTS.values():
     EXPERIMENTS.setdefault(_p.experiment, []).append(_p)
 
-# Figures each family draws (must match contrastlab.pipeline).
-FIGURES = {
-    "sparse_dense": ["wenli_dynamics", "wenli_cosine"],
-    "hltm": ["hltm_corr_by_height", "hltm_root_corr", "hltm_cov_op"],
-}
+
+
+def family_of(experiment):
+    """The registered family (contrastlab.registry) of an experiment."""
+    return registered_family(config["experiments"][experiment]["family"])
+
+
+# Figure names per experiment, from its family: the only list of figures.
+FIGURES = {exp: [f.name for f in family_of(exp).figures] for exp in EXPERIMENTS}
 
 
 wildcard_constraints:
     experiment="[A-Za-z][A-Za-z0-9_]*",
     point="[^/]+",
     data_point="[^/]+",
-
-
-def family_of(experiment):
-    return config["experiments"][experiment]["family"]
+    figure="[A-Za-z0-9_]+",
 
 
 def get_family(wildcards):
-    return family_of(wildcards.experiment)
+    return family_of(wildcards.experiment).name
+
+
+def report_category(wildcards):
+    """Report category of an experiment's outputs: its family's paper."""
+    return family_of(wildcards.experiment).title
+
+
+def figure_caption(wildcards):
+    return family_of(wildcards.experiment).figure(wildcards.figure).caption
+
+
+def figure_labels(wildcards):
+    fig = family_of(wildcards.experiment).figure(wildcards.figure)
+    return {"experiment": wildcards.experiment, "figure": fig.label}
+
+
+def claims_labels(wildcards):
+    return {"experiment": wildcards.experiment, "figure": "claims table"}
 
 
 def train_mem_mb(wildcards, attempt):
@@ -110,5 +130,5 @@ def get_final_output():
     for exp in EXPERIMENTS:
         out.append(f"results/claims/{exp}.tsv")
         out.append(f"results/claims/{exp}.html")
-        out += [f"results/figures/{exp}/{fig}.svg" for fig in FIGURES[family_of(exp)]]
+        out += [f"results/figures/{exp}/{fig}.svg" for fig in FIGURES[exp]]
     return out

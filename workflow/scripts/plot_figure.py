@@ -1,4 +1,4 @@
-"""Rules plot_*: draw one figure of an experiment from its aggregated results."""
+"""Rule plot_figure: draw one figure of an experiment from its aggregated results."""
 
 import sys
 
@@ -10,5 +10,5 @@ from contrastlab.utils import job_logger  # noqa: E402
 
 sm = snakemake  # noqa: F821
 log = job_logger(sm.log[0])
-figure(read_netcdf(sm.input[0]), sm.params.family, sm.params.figure, sm.output[0])
+figure(read_netcdf(sm.input[0]), sm.params.family, sm.wildcards.figure, sm.output[0])
 log(f"wrote {sm.output[0]}")

@@ -15,7 +15,12 @@ log = job_logger(sm.log[0])
 torch.set_num_threads(sm.threads)
 data = read_netcdf(sm.input.data)
 ds = train(
-    data, sm.params.config, device=sm.params.device, log=log, checkpoint_path=sm.params.checkpoint
+    data,
+    sm.params.config,
+    device=sm.params.device,
+    log=log,
+    checkpoint_path=sm.params.checkpoint,
+    where=f"experiment {sm.wildcards.experiment}, point {sm.wildcards.point}",
 )
 write_netcdf(ds, sm.output[0])
 log(f"wrote {sm.output[0]}")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.stats import rankdata
+
+from contrastlab.metrics.probes import auc, ridge_fit_predict
 
 
 def cosine_matrix(W: torch.Tensor, M: torch.Tensor) -> torch.Tensor:
@@ -37,24 +38,6 @@ def dense_fraction(W: torch.Tensor, M: torch.Tensor) -> torch.Tensor:
     return (resid / W.pow(2).sum(-1).clamp_min(1e-24)).mean(-1)
 
 
-def auc(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """ROC AUC along the last axis (Mann-Whitney U with average ranks for ties).
-
-    Args:
-        scores: Shape: (..., n).  labels: boolean, same shape.
-
-    Returns:
-        Shape: (...). NaN where a row has only one class.
-    """
-    ranks = rankdata(scores, axis=-1)
-    labels = labels.astype(bool)
-    n_pos = labels.sum(-1)
-    n_neg = labels.shape[-1] - n_pos
-    u = (ranks * labels).sum(-1) - n_pos * (n_pos + 1) / 2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where((n_pos > 0) & (n_neg > 0), u / (n_pos * n_neg), np.nan)
-
-
 def support_probe_auc(feats: torch.Tensor, z: torch.Tensor, ridge: float = 1e-3) -> np.ndarray:
     """Held-out linear probe of the sparse support 1[z_j != 0] from |f(x)|.
 
@@ -71,13 +54,8 @@ def support_probe_auc(feats: torch.Tensor, z: torch.Tensor, ridge: float = 1e-3)
     Returns:
         AUC per seed and atom. Shape: (seed, d).
     """
-    phi = feats.abs().double()
-    phi = torch.cat([phi, torch.ones_like(phi[..., :1])], dim=-1)  # intercept column
+    phi = feats.abs()
     y = (z != 0).double()
     n = phi.shape[1] // 2
-    A, Y = phi[:, :n], y[:, :n]
-    gram = A.transpose(1, 2) @ A + ridge * n * torch.eye(A.shape[-1], dtype=A.dtype)
-    beta = torch.linalg.solve(gram, A.transpose(1, 2) @ Y)  # (seed, m+1, d)
-    scores = (phi[:, n:] @ beta).transpose(1, 2).cpu().numpy()  # (seed, d, n_test)
-    labels = y[:, n:].transpose(1, 2).cpu().numpy()
-    return auc(scores, labels)
+    scores = ridge_fit_predict(phi[:, :n], y[:, :n], phi[:, n:], ridge)  # (seed, n_test, d)
+    return auc(scores.transpose(1, 2).cpu().numpy(), y[:, n:].transpose(1, 2).cpu().numpy())

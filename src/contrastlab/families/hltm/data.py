@@ -24,7 +24,7 @@ parent. Node names follow the authors' code: the root is ``"s"`` and child i of
 ``name`` is ``name + str(i)``.
 
 Random streams (one ``torch.Generator`` per seed each, via
-:func:`contrastlab.utils.generator`): ``"hltm/tree"`` draws the polarities,
+engine's :func:`contrastlab.engine.streams`): ``"hltm/tree"`` draws the polarities,
 ``"hltm/data"`` the samples. A batch of seeds therefore gives exactly the
 numbers that each seed gives alone. The tree stream does not depend on
 ``delta_lower``/``hid``: for one seed, all cells of a sweep share the signs and
@@ -48,10 +48,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from contrastlab.utils import generator
-
-TREE_STREAM = "hltm/tree"
-DATA_STREAM = "hltm/data"
+from contrastlab.engine import streams
 
 
 class LatentTree:
@@ -156,13 +153,6 @@ class LatentTree:
         return names
 
 
-def make_generators(
-    seeds: Sequence[int], stream: str, device: str | torch.device = "cpu"
-) -> list[torch.Generator]:
-    """One independent generator per seed for the named stream."""
-    return [generator(int(s), stream, device) for s in seeds]
-
-
 def sample_polarities(
     tree: LatentTree,
     seeds: Sequence[int],
@@ -180,7 +170,7 @@ def sample_polarities(
         rho. Shape: (seed, edge).
     """
     if generators is None:
-        generators = make_generators(seeds, TREE_STREAM)
+        generators = streams(seeds, "hltm", "tree")
     rows = []
     for g in generators:
         v = torch.rand(tree.n_edges, dtype=torch.float64, generator=g)
@@ -271,7 +261,7 @@ class HLTMSampler:
 
     @classmethod
     def from_config(cls, cfg, seeds: Sequence[int]) -> HLTMSampler:
-        """Draw the trees of ``seeds`` for an :class:`~contrastlab.hltm.config.HLTMConfig`."""
+        """Draw the trees of ``seeds`` for an :class:`~contrastlab.families.hltm.config.HLTMConfig`."""
         tree = LatentTree(cfg.depth, cfg.num_children)
         rho = sample_polarities(tree, seeds, cfg.delta_lower, cfg.delta_upper)
         return cls(tree, rho, seeds, cfg.delta_lower, cfg.delta_upper)
@@ -432,12 +422,3 @@ class HLTMSampler:
         z[:, 0, 1] = z[:, 0, 0]  # x+ keeps the root of x
         z = self._propagate(z).permute(0, 2, 3, 1)  # (seed, 3, n, n_nodes), a view
         return Triplets(z[:, 0], z[:, 1], z[:, 2], self.tree.n_latent)
-
-
-def tree_dataset(cfg, seeds: Sequence[int]) -> xr.Dataset:
-    """The polarities of ``seeds``' trees for ``cfg`` as an ``xarray.Dataset``.
-
-    Same as ``HLTMSampler.from_config(cfg, seeds).to_dataset()``; rebuild the
-    sampler with :meth:`HLTMSampler.from_dataset`.
-    """
-    return HLTMSampler.from_config(cfg, seeds).to_dataset()

@@ -40,8 +40,8 @@ from __future__ import annotations
 
 import torch
 
-from contrastlab.hltm.data import LatentTree
-from contrastlab.hltm.model import TreeNet
+from contrastlab.families.hltm.data import LatentTree
+from contrastlab.families.hltm.model import TreeNet
 
 
 def pearson_best_corr(z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,7 @@ def _final(agg: xr.Dataset, var: str) -> xr.DataArray:
     return da.mean(extra) if extra else da
 
 
-def wenli_claims(agg: xr.Dataset) -> pd.DataFrame:
+def claims(agg: xr.Dataset) -> pd.DataFrame:
     """Paper claims as rows with per-seed paired differences (same seed = same data/init).
 
     Claims (positive difference = as the paper says):

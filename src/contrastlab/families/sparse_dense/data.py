@@ -8,54 +8,18 @@ x = M z + xi in R^{d1}:
     * xi ~ N(0, noise_std^2 I): the dense features / noise.
 
 Every seed has its own dictionary, training set and held-out set, drawn from
-the seed's "data" stream, so a batch of seeds equals each seed alone.
+the seed's ``sparse_dense/data`` stream, so a batch of seeds equals each seed alone.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
-
 import torch
 import xarray as xr
 
+from contrastlab.families.sparse_dense.config import SparseDenseConfig
 from contrastlab.results import cf
-from contrastlab.utils import generator
-
-
-@dataclass
-class SparseDenseConfig:
-    """Parameters of the sparse/dense generator.
-
-    Args:
-        d1: ambient dimension (default 50).
-        d: number of dictionary atoms, d <= d1 (default 10).
-        sparsity: P(z_j != 0) (default 0.1).
-        noise_std: std of each coordinate of xi; None means sqrt(log d)/d.
-        n_train: training samples per seed (default 3000).
-        n_eval: held-out samples per seed, for the probe (default 2000).
-    """
-
-    d1: int = 50
-    d: int = 10
-    sparsity: float = 0.1
-    noise_std: float | None = None
-    n_train: int = 3000
-    n_eval: int = 2000
-
-    def __post_init__(self):
-        if self.d > self.d1:
-            raise ValueError(f"data.d ({self.d}) must be <= data.d1 ({self.d1})")
-        if not 0 < self.sparsity <= 1:
-            raise ValueError(f"data.sparsity must be in (0, 1], got {self.sparsity}")
-        if self.n_eval < 4:
-            raise ValueError("data.n_eval must be >= 4 (the probe splits it in halves)")
-
-    @property
-    def sigma(self) -> float:
-        if self.noise_std is None:
-            return math.sqrt(math.log(self.d)) / self.d
-        return float(self.noise_std)
+from contrastlab.engine import streams
+from contrastlab.params import to_sections
 
 
 def sample_dictionary(d1: int, d: int, g: torch.Generator) -> torch.Tensor:
@@ -82,8 +46,7 @@ def make_sparse_dense(cfg: SparseDenseConfig, seeds) -> xr.Dataset:
         the attrs.
     """
     out = {k: [] for k in ("M", "x_train", "z_train", "x_eval", "z_eval")}
-    for seed in seeds:
-        g = generator(seed, "data")
+    for g in streams(seeds, "sparse_dense", "data"):
         M = sample_dictionary(cfg.d1, cfg.d, g)
         out["M"].append(M)
         for split, n in (("train", cfg.n_train), ("eval", cfg.n_eval)):
@@ -119,7 +82,9 @@ def make_sparse_dense(cfg: SparseDenseConfig, seeds) -> xr.Dataset:
             "sample": ("sample", list(range(cfg.n_train)), cf("training sample", "1")),
             "eval_sample": ("eval_sample", list(range(cfg.n_eval)), cf("held-out sample", "1")),
         },
-        attrs={f"data_{k}": ("none" if v is None else v) for k, v in asdict(cfg).items()}
+        attrs={
+            f"data_{k}": ("none" if v is None else v) for k, v in to_sections(cfg)["data"].items()
+        }
         | {"data_sigma": cfg.sigma, "title": "Wen & Li sparse/dense data"},
     )
     return ds

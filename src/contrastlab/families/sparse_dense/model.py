@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-MASKINGS = ("none", "independent", "complementary")
+from contrastlab.families.sparse_dense.config import MASKINGS
 
 
 def sym_relu(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """Figures of the HLTM experiment (seaborn figure-level functions).
 
-Every function takes the aggregated Dataset (``train_hltm``'s layout with the
+Every function takes the aggregated Dataset (the HLTM task's layout with the
 sweep dims ``hid`` and ``delta_lower`` in front; a missing sweep dim just
 drops that facet) and an output path (.svg or .png), saves the figure and
 closes it. Axis labels come from the variables' ``long_name [units]``; the
@@ -12,25 +12,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import xarray as xr
 
-matplotlib.use("Agg")  # figures are files; never open a window
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-import xarray as xr  # noqa: E402
-
-from contrastlab.hltm.claims import SWEEP_DIMS  # noqa: E402
-
-
-def _label(agg: xr.Dataset, name: str) -> str:
-    """``long_name [units]`` of a variable or coordinate (its name if unlabelled)."""
-    attrs = agg[name].attrs
-    text = attrs.get("long_name", name)
-    units = attrs.get("units")
-    return f"{text} [{units}]" if units else text
+from contrastlab.families.hltm.claims import SWEEP_DIMS
+from contrastlab.plotting import label, save
 
 
 def _facets(agg: xr.Dataset) -> dict:
@@ -41,13 +29,6 @@ def _facets(agg: xr.Dataset) -> dict:
     if "delta_lower" in agg.dims:
         kw["row"] = "delta_lower"
     return kw
-
-
-def _save(grid: sns.FacetGrid, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    grid.figure.savefig(path, bbox_inches="tight")
-    plt.close(grid.figure)
 
 
 def _root(agg: xr.Dataset) -> int:
@@ -71,10 +52,10 @@ def plot_corr_by_height(agg: xr.Dataset, path: str | Path) -> None:
         facet_kws={"margin_titles": True},
         **facets,
     )
-    grid.set_axis_labels(_label(agg, "epoch"), _label(agg, "best_corr_height"))
-    grid.legend.set_title(_label(agg, "height"))
+    grid.set_axis_labels(label(agg, "epoch"), label(agg, "best_corr_height"))
+    grid.legend.set_title(label(agg, "height"))
     sns.move_legend(grid, "upper left", bbox_to_anchor=(1.0, 0.95))  # clear of row titles
-    _save(grid, path)
+    save(grid, path)
 
 
 def plot_root_corr(agg: xr.Dataset, path: str | Path) -> None:
@@ -102,9 +83,9 @@ def plot_root_corr(agg: xr.Dataset, path: str | Path) -> None:
         height=2.8,
         aspect=1.0,
     )
-    hid_label = _label(agg, "hid") if "hid" in agg.coords else "hid"
-    grid.set_axis_labels(hid_label, "root " + _label(agg, "best_corr"))
-    _save(grid, path)
+    hid_label = label(agg, "hid") if "hid" in agg.coords else "hid"
+    grid.set_axis_labels(hid_label, "root " + label(agg, "best_corr"))
+    save(grid, path)
 
 
 def plot_cov_op(agg: xr.Dataset, path: str | Path) -> None:
@@ -126,8 +107,8 @@ def plot_cov_op(agg: xr.Dataset, path: str | Path) -> None:
         **_facets(agg),
     )
     grid.set(yscale="log")
-    grid.set_axis_labels(_label(agg, "epoch"), "")
-    grid.figure.supylabel("mean " + _label(agg, "cov_op_norm"), x=0.0)  # one label, no overlap
-    grid.legend.set_title(_label(agg, "height"))
+    grid.set_axis_labels(label(agg, "epoch"), "")
+    grid.figure.supylabel("mean " + label(agg, "cov_op_norm"), x=0.0)  # one label, no overlap
+    grid.legend.set_title(label(agg, "height"))
     sns.move_legend(grid, "upper left", bbox_to_anchor=(1.0, 0.95))  # clear of row titles
-    _save(grid, path)
+    save(grid, path)

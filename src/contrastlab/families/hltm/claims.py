@@ -5,7 +5,7 @@ Every claim becomes per-seed differences (positive = as the paper says) fed to
 t-interval over seeds; nothing is forced. A seed's difference averages over
 the sweep cells the claim does not compare (the other sweep axis), so
 ``n_seeds`` is the number of seeds, and for one seed all cells share the tree
-and data streams (see :mod:`contrastlab.hltm.data`), which makes the
+and data streams (see :mod:`contrastlab.families.hltm.data`), which makes the
 comparisons paired.
 
 Claims (paper = "Tian et al. 2020"):
@@ -52,11 +52,11 @@ def _extreme_diff(da: xr.DataArray, dim: str) -> np.ndarray:
     return _per_seed(da.sel({dim: vals[-1]}) - da.sel({dim: vals[0]}))
 
 
-def hltm_claims(agg: xr.Dataset) -> pd.DataFrame:
+def claims(agg: xr.Dataset) -> pd.DataFrame:
     """Claims table of the HLTM sweep.
 
     Args:
-        agg: the aggregated metrics: :func:`~contrastlab.hltm.train.train_hltm`'s
+        agg: the aggregated metrics: :func:`~contrastlab.families.hltm.train.train_hltm`'s
             Dataset with sweep dims ``hid`` and ``delta_lower`` in front (a
             missing sweep dim is treated as a single value).
 

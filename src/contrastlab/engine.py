@@ -1,0 +1,288 @@
+"""The one training engine every family uses.
+
+A family describes one training job (all seeds of one sweep point, batched:
+seed is the leading dimension of every trained tensor) as a :class:`Task`;
+the :class:`Engine` owns the loop:
+
+    for r in 0 .. n_rounds:
+        task.begin_round(r)            # e.g. draw the epoch's fresh samples
+        metrics[r] = task.evaluate(r)  # state after r rounds (r = 0: initialisation)
+        if r < n_rounds:
+            for batch in task.batches(r):
+                loss = task.loss(batch)          # (seed,)
+                loss.sum().backward(); optimizer.step()
+            check: loss and weights finite (else DivergenceError)
+            progress line (round, loss, speed, ETA); checkpoint every k rounds
+
+A round is what a family evaluates after: ``eval_every`` steps (Wen & Li) or
+one epoch (HLTM). ``metrics["loss"][r]`` is the mean training loss of the
+round that ended at r (NaN at r = 0).
+
+Random numbers: every seed has its own named streams, :func:`streams`
+``(seeds, family, name)`` -> one ``torch.Generator`` per seed, seeded from
+``(seed, "<family>/<name>")``. So a seed gets the same numbers alone or in
+a batch. The generators the training loop draws from (``Task.rng``) are
+saved in checkpoints.
+
+Checkpoints (:mod:`contrastlab.checkpoint`): written atomically every
+``checkpoint_every`` rounds and at the end; reused only when their
+fingerprint -- family, resolved config, seeds, device type and package
+version -- equals the job's; a resumed job gives exactly the numbers of an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from contrastlab import __version__
+from contrastlab.checkpoint import fingerprint, load_checkpoint, save_checkpoint
+from contrastlab.utils import generator
+
+
+class DivergenceError(RuntimeError):
+    """Training produced a non-finite loss or weight; the message says where."""
+
+
+def stream_name(family: str, name: str) -> str:
+    """The one naming scheme of random streams: ``<family>/<name>``."""
+    return f"{family}/{name}"
+
+
+def streams(
+    seeds: Sequence[int], family: str, name: str, device: str | torch.device = "cpu"
+) -> list[torch.Generator]:
+    """One generator per seed for the stream ``<family>/<name>``."""
+    return [generator(int(s), stream_name(family, name), device) for s in seeds]
+
+
+def make_optimizer(kind: str, params: Iterable[torch.Tensor], lr: float):
+    """The optimiser ``kind`` (``adam`` | ``sgd``, plain: no momentum or decay)."""
+    params = list(params)
+    if kind == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    if kind == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.0, weight_decay=0.0)
+    raise ValueError(f"unknown optimizer {kind!r}; known: adam, sgd")
+
+
+class Task:
+    """One training job of a family, all seeds batched. Subclasses fill it in.
+
+    Attributes:
+        family: the family's name (names the random streams).
+        seeds: the seeds, in the order of the leading dimension.
+        n_rounds: evaluation rounds after the initialisation.
+        round_dim: name of the round coordinate in the results (``step``, ``epoch``).
+        rng: generators the training loop draws from (saved in checkpoints).
+    """
+
+    family: str = ""
+    round_dim: str = "step"
+
+    def __init__(self, seeds: Sequence[int]) -> None:
+        self.seeds = [int(s) for s in seeds]
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be non-empty and distinct, got {self.seeds}")
+        self.n_rounds = 0
+        self.rng: list[torch.Generator] = []
+
+    def streams(self, name: str, device: str | torch.device = "cpu") -> list[torch.Generator]:
+        return streams(self.seeds, self.family, name, device)
+
+    # -- what a family implements -------------------------------------------------
+    def parameters(self) -> dict[str, torch.Tensor]:
+        """Trained tensors by name, seed first (checked for non-finite values)."""
+        raise NotImplementedError
+
+    def optimizer(self):
+        """A torch optimiser over :meth:`parameters`, or an object with
+        ``train_step(batch) -> loss`` (optimisers with their own backward pass)."""
+        raise NotImplementedError
+
+    def round_coord(self, r: int) -> int:
+        """Coordinate value of round ``r`` (e.g. steps done after r rounds)."""
+        return r
+
+    def begin_round(self, r: int) -> None:  # noqa: B027 (optional hook)
+        """Called before evaluating round ``r`` (e.g. to draw the epoch's samples)."""
+
+    def batches(self, r: int) -> Iterable[Any]:
+        """The mini-batches of training round ``r`` (0 <= r < n_rounds)."""
+        raise NotImplementedError
+
+    def loss(self, batch: Any) -> torch.Tensor:
+        """Loss per seed on one batch. Shape: (seed,)."""
+        raise NotImplementedError
+
+    def evaluate(self, r: int) -> dict[str, Any]:
+        """Metrics after r rounds, each with a leading seed dimension."""
+        raise NotImplementedError
+
+    def final_metrics(self) -> dict[str, Any]:
+        """Metrics taken once, after training (e.g. a final weight matrix)."""
+        return {}
+
+    def summary(self, metrics: dict[str, Any]) -> str:
+        """A few words of metrics for the progress line (optional)."""
+        return ""
+
+    def state_dict(self) -> dict:
+        """Model state to checkpoint (default: the parameters)."""
+        return {k: v.detach().cpu().clone() for k, v in self.parameters().items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        with torch.no_grad():
+            for k, v in self.parameters().items():
+                v.copy_(state[k].to(v.device))
+
+    def to_dataset(self, history: dict[str, np.ndarray], coords: np.ndarray, final: dict):
+        """Wrap the stacked metrics (seed, round, ...), the round coordinate values and
+        the :meth:`final_metrics` into the family's xarray.Dataset."""
+        raise NotImplementedError
+
+
+def _to_numpy(v: Any) -> np.ndarray:
+    if isinstance(v, torch.Tensor):
+        return v.detach().cpu().numpy()
+    return np.asarray(v)
+
+
+class Engine:
+    """Runs a :class:`Task`: the loop, progress lines, checkpoints and the divergence guard.
+
+    Args:
+        task: the job.
+        config: the resolved config of the job (part of the checkpoint fingerprint).
+        where: names the job in messages, e.g. ``"experiment hltm, point hid=2"``.
+        log: a print-like function for progress lines.
+        checkpoint_path: where to save/resume (None: never).
+        checkpoint_every: rounds between two checkpoints.
+        device: the device trained on (its type is part of the fingerprint).
+    """
+
+    def __init__(
+        self,
+        task: Task,
+        config: dict,
+        where: str = "",
+        log: Callable[[str], None] = print,
+        checkpoint_path=None,
+        checkpoint_every: int = 1,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        if checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
+        self.task = task
+        self.where = where or task.family
+        self.log = log
+        self.checkpoint_path = checkpoint_path
+        self.checkpoint_every = checkpoint_every
+        job = {
+            "family": task.family,
+            "config": config,
+            "device": torch.device(device).type,
+            "version": __version__,
+        }
+        self.fingerprint = fingerprint(job, task.seeds)
+
+    def _step(self, opt, batch) -> torch.Tensor:
+        if hasattr(opt, "train_step"):
+            return opt.train_step(batch)
+        opt.zero_grad(set_to_none=True)
+        loss = self.task.loss(batch)
+        loss.sum().backward()
+        opt.step()
+        return loss.detach()
+
+    def _guard(self, r: int, losses: torch.Tensor, first_step: int) -> None:
+        """Stop on a non-finite loss or weight, naming where, which seed and when."""
+        task = self.task
+        bad = ~torch.isfinite(losses)
+        if bad.any():
+            i, s = (int(v) for v in bad.nonzero()[0])
+            raise DivergenceError(
+                f"{self.where}, seed {task.seeds[s]}: training loss is "
+                f"{losses[i, s].item()} at step {first_step + i + 1} (round {r + 1}); "
+                "lower train.lr (or check the data) and rerun"
+            )
+        for name, p in task.parameters().items():
+            finite = torch.isfinite(p.detach()).reshape(p.shape[0], -1).all(-1)
+            if not finite.all():
+                s = int((~finite).nonzero()[0])
+                raise DivergenceError(
+                    f"{self.where}, seed {task.seeds[s]}: weights {name!r} became non-finite "
+                    f"by step {first_step + losses.shape[0]} (round {r + 1}); lower train.lr "
+                    "and rerun"
+                )
+
+    def run(self):
+        """Train and return the family's dataset of metrics over rounds."""
+        task, log = self.task, self.log
+        R = task.n_rounds
+        opt = task.optimizer()
+        history: list[dict[str, np.ndarray]] = []
+        start, steps_done = 0, 0
+        last_loss = np.full(len(task.seeds), math.nan)
+        state = load_checkpoint(self.checkpoint_path, self.fingerprint, log)
+        if state is not None:
+            task.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            for g, st in zip(task.rng, state["rng"], strict=True):
+                g.set_state(st)
+            history, start = state["history"], int(state["round"])
+            steps_done, last_loss = int(state["steps_done"]), state["last_loss"]
+        t_start = time.perf_counter()
+        t_round, n_steps = t_start, 0
+        for r in range(start, R + 1):
+            task.begin_round(r)
+            rec = {k: _to_numpy(v) for k, v in task.evaluate(r).items()}
+            rec["loss"] = np.asarray(last_loss, dtype=np.float64)
+            history.append(rec)
+            if r > start:  # one progress line per trained round, after its evaluation
+                now = time.perf_counter()
+                per_round = (now - t_start) / (r - start)
+                extra = task.summary(rec)
+                log(
+                    f"{task.family} {task.round_dim} {task.round_coord(r)} (round {r}/{R}) "
+                    f"loss {np.mean(last_loss):.4f}"
+                    + (f" {extra}" if extra else "")
+                    + f" | {now - t_round:.2f} s, {n_steps / max(now - t_round, 1e-9):.1f} "
+                    f"steps/s, eta {(R - r) * per_round:.0f} s"
+                )
+            if r == R:
+                break
+            t_round = time.perf_counter()
+            losses = [self._step(opt, batch) for batch in task.batches(r)]
+            losses_t = torch.stack(losses).detach().double().cpu()  # (steps, seed)
+            self._guard(r, losses_t, steps_done)
+            n_steps = losses_t.shape[0]
+            steps_done += n_steps
+            last_loss = losses_t.mean(0).numpy()
+            if self.checkpoint_path is not None and (
+                (r + 1) % self.checkpoint_every == 0 or r + 1 == R
+            ):
+                save_checkpoint(
+                    self.checkpoint_path,
+                    {
+                        "model": task.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "rng": [g.get_state() for g in task.rng],
+                        "history": history,
+                        "round": r + 1,
+                        "step": steps_done,
+                        "steps_done": steps_done,
+                        "last_loss": last_loss,
+                    },
+                    self.fingerprint,
+                )
+        stacked = {k: np.stack([h[k] for h in history], axis=1) for k in history[0]}
+        coords = np.asarray([task.round_coord(r) for r in range(R + 1)], dtype=np.int64)
+        final = {k: _to_numpy(v) for k, v in task.final_metrics().items()}
+        return task.to_dataset(stacked, coords, final)

@@ -1,0 +1,26 @@
+"""Contrastive losses, one module per loss; every loss is batched over leading dims.
+
+Every function returns one value per leading (seed) index, so training on
+``loss.sum()`` gives each seed the gradient of its own loss.
+
+Modules:
+    - :mod:`.infonce` -- InfoNCE: with in-batch negatives on cosine similarities
+      (:func:`infonce_in_batch`, SimCLR / Wang & Liu), and per anchor with
+      independent negatives on squared distances (:func:`infonce_distance`,
+      Tian et al. 2020 Sec. 3).
+    - :mod:`.batch_nce` -- the batch-level ``nce`` and ``subtract`` losses of the
+      HLTM code (:func:`batch_nce`, :func:`batch_subtract`).
+    - :mod:`.soft_triplet` -- the soft-triplet loss (:func:`soft_triplet`).
+"""
+
+from contrastlab.losses.batch_nce import batch_nce, batch_subtract
+from contrastlab.losses.infonce import infonce_distance, infonce_in_batch
+from contrastlab.losses.soft_triplet import soft_triplet
+
+__all__ = [
+    "batch_nce",
+    "batch_subtract",
+    "infonce_distance",
+    "infonce_in_batch",
+    "soft_triplet",
+]

@@ -1,0 +1,7 @@
+"""Metrics shared by the families.
+
+Modules:
+    - :mod:`.probes` -- linear probes (closed-form ridge read-outs) and ROC AUC.
+    - :mod:`.correlation` -- best |Pearson correlation| of a variable with units.
+    - :mod:`.embedding` -- alignment, uniformity, tolerance of embeddings.
+"""

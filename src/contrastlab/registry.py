@@ -1,0 +1,160 @@
+"""The registry of experiment families: the only list of families there is.
+
+A family is one package (``contrastlab/families/<name>/``) that exposes one
+:class:`Family` object named ``FAMILY`` in its ``__init__``. Families are
+found in two places:
+
+* every sub-package of :mod:`contrastlab.families` (the built-in ones);
+* the ``contrastlab.families`` entry-point group, so that a user's own
+  package can add a family without forking, e.g. in its ``pyproject.toml``::
+
+      [project.entry-points."contrastlab.families"]
+      my_family = "my_package.my_family:FAMILY"
+
+The schema's ``family`` enum, the Snakemake rules (figures, report
+categories and captions), the SLURM profiles' job groups and the registry
+tests all read this registry. Nothing else lists families or figures.
+
+The plug module must stay light to import (no torch, no matplotlib at module
+level): the Snakefile imports every family to build the schema and the DAG.
+Heavy work happens in the methods, which import their modules on demand.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    import torch
+    import xarray as xr
+
+    from contrastlab.engine import Task
+
+ENTRY_POINT_GROUP = "contrastlab.families"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure a family draws from its aggregated results.
+
+    Attributes:
+        name: file stem; must start with ``<family name>_``.
+        draw: ``"module:function"`` of ``function(agg: xr.Dataset, path)``
+            (imported only when the figure is drawn).
+        label: short label shown in the report's table of figures.
+        caption: reStructuredText caption shown in the report.
+    """
+
+    name: str
+    draw: str
+    label: str
+    caption: str
+
+    def function(self):
+        module, func = self.draw.split(":")
+        return getattr(importlib.import_module(module), func)
+
+
+class Family:
+    """Base class of a family's plug: what the workflow needs from one family.
+
+    Subclasses set the class attributes and implement :meth:`synthesize`,
+    :meth:`task` and :meth:`claims`. See "Adding a family" in the README.
+
+    Attributes:
+        name: the family's one name: package, config ``family:`` value,
+            figure prefix and test folder (``tests/<name>/``).
+        title: the paper, as the report's category (e.g. ``"Wen & Li 2021"``).
+        description: reStructuredText paragraph on what is reproduced and what is
+            our design, shown above the family's claims table in the report.
+        config_class: the typed config dataclass; the single source of the
+            family's keys, defaults, types and ranges (see :mod:`contrastlab.params`).
+        figures: the figures drawn from the aggregated results.
+        data_sections: config sections the synthetic data depend on; sweep
+            points that agree on them share one data job.
+    """
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    config_class: ClassVar[type] = object
+    figures: ClassVar[tuple[Figure, ...]] = ()
+    data_sections: ClassVar[tuple[str, ...]] = ("data",)
+
+    def config(self, exp: dict) -> Any:
+        """The typed config of an experiment's (validated, defaults-filled) sections."""
+        from contrastlab.params import from_sections
+
+        return from_sections(self.config_class, exp)
+
+    def synthesize(self, cfg: Any, seeds: list[int]) -> xr.Dataset:
+        """Generator parameters, training and held-out data of every seed."""
+        raise NotImplementedError
+
+    def task(self, cfg: Any, data: xr.Dataset, seeds: list[int], device: torch.device) -> Task:
+        """The training job of one sweep point, for :class:`contrastlab.engine.Engine`."""
+        raise NotImplementedError
+
+    def claims(self, agg: xr.Dataset) -> pd.DataFrame:
+        """The paper's claims evaluated on the aggregated results of one experiment."""
+        raise NotImplementedError
+
+    def figure(self, name: str) -> Figure:
+        for fig in self.figures:
+            if fig.name == name:
+                return fig
+        raise ValueError(
+            f"family {self.name!r} has no figure {name!r}; known: {[f.name for f in self.figures]}"
+        )
+
+
+def _check(fam: Family, origin: str) -> Family:
+    if not isinstance(fam, Family):
+        raise TypeError(f"{origin}: FAMILY must be a contrastlab.registry.Family, got {fam!r}")
+    bad = [f.name for f in fam.figures if not f.name.startswith(f"{fam.name}_")]
+    if bad:
+        raise ValueError(f"{origin}: figure names must start with {fam.name + '_'!r}: {bad}")
+    return fam
+
+
+@cache
+def families() -> dict[str, Family]:
+    """``{name: Family}`` of every built-in and entry-point family, sorted by name."""
+    import contrastlab.families as pkg
+
+    found: dict[str, Family] = {}
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        if not mod.ispkg:
+            continue
+        module = importlib.import_module(f"{pkg.__name__}.{mod.name}")
+        fam = _check(getattr(module, "FAMILY", None), module.__name__)
+        if fam.name != mod.name:
+            raise ValueError(f"{module.__name__}: FAMILY.name must be {mod.name!r}")
+        found[fam.name] = fam
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        fam = _check(ep.load(), f"entry point {ep.name} ({ep.value})")
+        if fam.name in found:
+            raise ValueError(f"entry point {ep.name}: family {fam.name!r} is already registered")
+        found[fam.name] = fam
+    return dict(sorted(found.items()))
+
+
+def get_family(name: str) -> Family:
+    """The registered family ``name``."""
+    fams = families()
+    if name not in fams:
+        raise ValueError(f"unknown experiment family {name!r}; known: {sorted(fams)}")
+    return fams[name]
+
+
+def family_dir(name: str) -> Path:
+    """Folder of a family's package (captions and other files live there)."""
+    module = importlib.import_module(type(get_family(name)).__module__)
+    return Path(module.__file__).parent
