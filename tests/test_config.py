@@ -1,9 +1,19 @@
 import copy
+import re
 
+import jsonschema
 import pytest
 import yaml
 
-from contrastlab.config import ConfigError, expand_experiment, sweep_points, validate_config
+from contrastlab.config import (
+    ConfigError,
+    expand_experiment,
+    full_schema,
+    sweep_points,
+    validate_config,
+)
+from contrastlab.params import default_of, defaults, fields_by_section
+from contrastlab.registry import families
 
 
 @pytest.fixture
@@ -85,3 +95,84 @@ def test_duplicate_axis_names_are_rejected():
     exp = {"family": "x", "a": {"n": 1}, "b": {"n": 2}, "sweep": {"a.n": [1], "b.n": [2]}}
     with pytest.raises(ConfigError, match="same name"):
         expand_experiment("e", exp)
+
+
+# --- config.yaml, the generated schema and the families' dataclasses agree ------------
+
+FAMILIES = families()
+
+
+def _family_experiments(cfg):
+    return {name: exp for name, exp in cfg["experiments"].items()}
+
+
+def test_every_family_is_in_the_shipped_config(cfg):
+    used = {exp["family"] for exp in cfg["experiments"].values()}
+    assert set(FAMILIES) <= used, "each family's keys are documented in config/config.yaml"
+
+
+def test_config_yaml_lists_every_key_with_the_dataclass_default(cfg):
+    """Same keys and same defaults in config.yaml and the dataclass (swept keys excepted:
+    their base value is still the default)."""
+    for name, exp in _family_experiments(cfg).items():
+        fam = FAMILIES[exp["family"]]
+        want = defaults(fam.config_class)
+        got = {k: v for k, v in exp.items() if k not in ("family", "activate", "sweep")}
+        assert sorted(got) == sorted(want), f"experiments.{name}: sections differ"
+        for section, keys in want.items():
+            assert sorted(got[section]) == sorted(keys), f"experiments.{name}.{section}: keys"
+            for key, default in keys.items():
+                value = got[section][key]
+                assert (
+                    value == default
+                    and type(value) is type(default)
+                    or (isinstance(default, float) and isinstance(value, int) and value == default)
+                ), f"experiments.{name}.{section}.{key}: config.yaml {value!r} != {default!r}"
+
+
+def test_config_yaml_comments_every_key(root, cfg):
+    """Every key of an experiment section has a comment line above it (or inline)."""
+    lines = (root / "config/config.yaml").read_text().splitlines()
+    keys = {k for exp in cfg["experiments"].values() for s in exp.values()
+            if isinstance(s, dict) for k in s}  # fmt: skip
+    for i, line in enumerate(lines):
+        m = re.match(r"^      ([a-z_0-9]+):", line)
+        if not m or m.group(1) not in keys:
+            continue
+        above = lines[i - 1].strip()
+        assert above.startswith("#") or "#" in line, f"config.yaml line {i + 1} uncommented"
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_schema_is_the_dataclass(schema, family):
+    """The generated schema has the dataclass's keys, types, defaults and ranges, and each
+    default lies in its own range (ranges are checked in one place: the schema)."""
+    cls = FAMILIES[family].config_class
+    defs = full_schema(schema)["$defs"][family]["properties"]
+    for section, flds in fields_by_section(cls).items():
+        props = defs[section]["properties"]
+        assert sorted(props) == sorted(f.metadata.get("key") or f.name for f in flds)
+        for f in flds:
+            sub = props[f.metadata.get("key") or f.name]
+            assert sub["default"] == default_of(f)
+            jsonschema.validate(default_of(f), sub)  # the default is in range
+            for bound in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+                if f.metadata.get(bound) is not None:
+                    assert sub.get(bound, sub.get("items", {}).get(bound)) == f.metadata[bound]
+    # and validation fills exactly the dataclass defaults
+    valid = validate_config({"experiments": {"e": {"family": family}}}, schema)
+    assert FAMILIES[family].config(valid["experiments"]["e"]) == cls()
+
+
+def test_family_enum_is_the_registry(schema):
+    full = full_schema(schema)
+    enum = full["properties"]["experiments"]["additionalProperties"]["properties"]["family"]
+    assert enum["enum"] == list(FAMILIES)
+
+
+def test_cross_field_rule_names_the_sweep_point(cfg, schema):
+    bad = copy.deepcopy(cfg)
+    bad["experiments"]["hltm"]["sweep"]["data.delta_lower"] = [0.7, 1.0]
+    bad["experiments"]["hltm"]["data"]["delta_upper"] = 0.9
+    with pytest.raises(ConfigError, match=r"sweep point hid=2__delta_lower=1\.0.*delta_lower"):
+        validate_config(bad, schema)

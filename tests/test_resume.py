@@ -24,7 +24,7 @@ experiments:
     data: {d1: 12, d: 4, sparsity: 0.2, n_train: 200, n_eval: 100}
     model: {width: 8}
     augmentation: {masking: complementary}
-    train: {steps: 3000, batch_size: 32, eval_every: 100, log_every: 50, checkpoint_every: 100}
+    train: {steps: 3000, batch_size: 32, eval_every: 50, checkpoint_every: 2}
 """
 
 
@@ -50,7 +50,7 @@ def test_kill_9_during_training_then_rerun_equals_uninterrupted(tmp_path):
     try:
         while time.monotonic() < deadline:
             text = log.read_text() if log.exists() else ""
-            if f"step {kill_after}/" in text:
+            if f"step {kill_after} (round" in text:
                 break
             assert proc.poll() is None, "the run ended before it could be killed"
             time.sleep(0.05)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from contrastlab.registry import get_family
 from contrastlab.results import read_netcdf
 
 from slurm_helpers import (
@@ -79,8 +80,8 @@ def test_workflow_runs_through_slurm_with_a_gpu_request(cluster, tmp_path):
     assert a.sizes == b.sizes
     for var in a.data_vars:
         np.testing.assert_array_equal(a[var].values, b[var].values, err_msg=var)
-    for name in ("wenli_dynamics.svg", "wenli_cosine.svg"):
-        assert (slurm_dir / "results/figures/wenli" / name).stat().st_size > 1000
+    for fig in get_family("sparse_dense").figures:
+        assert (slurm_dir / f"results/figures/wenli/{fig.name}.svg").stat().st_size > 1000
     assert (slurm_dir / "results/claims/wenli.tsv").read_text() == (
         local_dir / "results/claims/wenli.tsv"
     ).read_text()

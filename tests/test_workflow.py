@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from contrastlab.registry import get_family
 from contrastlab.results import read_netcdf
 
 from wf_helpers import ROOT, snakemake_cmd
@@ -18,6 +19,10 @@ def run_snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.C
     cmd = snakemake_cmd(workdir, ROOT / ".test/config/config.yaml", *args)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def figure_names(family: str) -> list[str]:
+    return [f.name for f in get_family(family).figures]
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +51,11 @@ def test_results_are_tidy_netcdf_with_provenance(finished_run):
     assert [p["point"] for p in prov] == [{"masking": "none"}, {"masking": "complementary"}]
     assert json.loads(prov[0]["config"])["augmentation"]["masking"] == "none"
     log = (finished_run / "logs/train_model/wenli/masking=none.log").read_text()
-    assert "step 40/40" in log and "steps/s" in log
+    assert "step 40 (round 4/4)" in log and "steps/s" in log and "eta" in log
 
 
 def test_figures_and_claims(finished_run):
-    for fig in ("wenli_dynamics", "wenli_cosine"):
+    for fig in figure_names("sparse_dense"):
         svg = (finished_run / f"results/figures/wenli/{fig}.svg").read_text()
         assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     tsv = (finished_run / "results/claims/wenli.tsv").read_text().splitlines()
@@ -68,7 +73,7 @@ def test_hltm_results_have_the_sweep_grid(finished_run):
     assert ((agg.best_corr >= 0) & (agg.best_corr <= 1)).all()
     # two delta_lower values -> two data files; the four hid x delta cells share them
     assert len(list((finished_run / "results/data/hltm").glob("*.nc"))) == 2
-    for fig in ("hltm_corr_by_height", "hltm_root_corr", "hltm_cov_op"):
+    for fig in figure_names("hltm"):
         assert (finished_run / f"results/figures/hltm/{fig}.svg").stat().st_size > 1000
     tsv = (finished_run / "results/claims/hltm.tsv").read_text().splitlines()
     assert len(tsv) == 6  # header + 5 claims
@@ -78,8 +83,10 @@ def test_report_embeds_figures_and_claims(finished_run):
     res = run_snakemake(finished_run, "--report", "report.html")
     assert res.returncode == 0, res.stderr[-3000:]
     html = (finished_run / "report.html").read_text()
-    needles = ["wenli_dynamics.svg", "wenli_cosine.svg", "wenli.html", "Wen &amp; Li", "hltm.html"]
-    needles += [f"{fig}.svg" for fig in ("hltm_corr_by_height", "hltm_root_corr", "hltm_cov_op")]
+    needles = ["wenli.html", "hltm.html"]
+    for family in ("sparse_dense", "hltm"):
+        needles.append(get_family(family).title.replace("&", "&amp;"))  # report categories
+        needles += [f"{fig}.svg" for fig in figure_names(family)]
     for needle in needles:
         assert needle in html, needle
 

@@ -39,8 +39,9 @@ class SweepPoint:
         values: ``{axis: value}``, axis = last part of the dotted key.
         config: the experiment's config with the sweep values substituted
             (and no ``sweep`` key).
-        data_label: label of the data this point trains on (only ``data.*``
-            axes matter), so points that share data share one data job.
+        data_label: label of the data this point trains on (only axes in the
+            family's ``data_sections`` matter), so points that share data share
+            one data job.
     """
 
     experiment: str
@@ -146,6 +147,23 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     return config
 
 
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow/schemas/config.schema.yaml"
+
+
+def check_experiment(exp: dict, schema_path: str | Path = SCHEMA):
+    """Validate one experiment block (schema, cross-field rules, every sweep point)
+    and return its typed config (the base point's), e.g. in a notebook or a test.
+
+    Raises:
+        ConfigError: naming the bad key as ``experiments.exp.<section>.<key>``.
+    """
+    from contrastlab.registry import get_family
+
+    exp = validate_config({"experiments": {"exp": exp}}, schema_path)["experiments"]["exp"]
+    base = {k: v for k, v in exp.items() if k != "sweep"}
+    return get_family(exp["family"]).config(base)
+
+
 def _set_dotted(d: dict, dotted: str, value, where: str) -> None:
     parts = dotted.split(".")
     node = d
@@ -165,10 +183,19 @@ def _fmt(v) -> str:
     return json.dumps(v) if not isinstance(v, str) else v
 
 
+def _data_sections(family) -> tuple[str, ...]:
+    """Config sections the family's data depend on (``("data",)`` if unknown)."""
+    from contrastlab.registry import families
+
+    fam = families().get(family)
+    return fam.data_sections if fam is not None else ("data",)
+
+
 def expand_experiment(name: str, exp: dict) -> list[SweepPoint]:
     """The sweep grid of one experiment as a list of :class:`SweepPoint`."""
     sweep = exp.get("sweep") or {}
     base = {k: v for k, v in exp.items() if k != "sweep"}
+    data_sections = _data_sections(exp.get("family"))
     keys = list(sweep)
     axes = [k.split(".")[-1] for k in keys]
     dupes = {a for a in axes if axes.count(a) > 1}
@@ -187,7 +214,7 @@ def expand_experiment(name: str, exp: dict) -> list[SweepPoint]:
             SEP.join(
                 f"{a}={_fmt(v)}"
                 for k, a, v in zip(keys, axes, combo, strict=True)
-                if k.startswith("data.")
+                if k.split(".")[0] in data_sections
             )
             or "base"
         )

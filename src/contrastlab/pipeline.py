@@ -86,3 +86,14 @@ def claims(agg: xr.Dataset, family_name: str) -> pd.DataFrame:
 def figure(agg: xr.Dataset, family_name: str, name: str, path) -> None:
     """Figure stage: draw figure ``name`` of the family to ``path``."""
     get_family(family_name).figure(name).function()(agg, path)
+
+
+def run_point(exp: dict, seeds, device: str = "cpu", log=print, checkpoint_path=None) -> xr.Dataset:
+    """Data and training of one experiment config in memory (no files, no Snakemake):
+    for notebooks and tests. ``exp`` is an experiment block, e.g.
+    ``{"family": "hltm", "model": {"hid": 4}}`` (defaults fill the rest)."""
+    from contrastlab.config import check_experiment
+    from contrastlab.params import to_sections
+
+    cfg = {"family": exp["family"], **to_sections(check_experiment(exp))}
+    return train(synthesize(cfg, list(seeds)), cfg, device, log, checkpoint_path)

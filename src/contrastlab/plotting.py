@@ -74,8 +74,14 @@ def heatmap_grid(
     names = list(mats)
 
     def draw(data, color=None):
-        sns.heatmap(np.asarray(mats[data["panel"].iloc[0]]), vmin=vmin, vmax=vmax, cmap=cmap,
-                    cbar=True, ax=plt.gca())
+        sns.heatmap(
+            np.asarray(mats[data["panel"].iloc[0]]),
+            vmin=vmin,
+            vmax=vmax,
+            cmap=cmap,
+            cbar=True,
+            ax=plt.gca(),
+        )
         plt.gca().set_xticks([])
 
     g = sns.FacetGrid(pd.DataFrame({"panel": names}), col="panel", height=3, aspect=1.6)

@@ -77,6 +77,9 @@ class Family:
         config_class: the typed config dataclass; the single source of the
             family's keys, defaults, types and ranges (see :mod:`contrastlab.params`).
         figures: the figures drawn from the aggregated results.
+        tiny: a tiny experiment block (sections only) that trains in about a
+            second, with at least 2 evaluation rounds: ``tests/test_families.py``
+            runs every family on it.
         data_sections: config sections the synthetic data depend on; sweep
             points that agree on them share one data job.
     """
@@ -86,6 +89,7 @@ class Family:
     description: ClassVar[str] = ""
     config_class: ClassVar[type] = object
     figures: ClassVar[tuple[Figure, ...]] = ()
+    tiny: ClassVar[dict] = {}
     data_sections: ClassVar[tuple[str, ...]] = ("data",)
 
     def config(self, exp: dict) -> Any:

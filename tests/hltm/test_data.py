@@ -1,4 +1,4 @@
-"""Tests of the HLTM tree, polarities and sampler (contrastlab.hltm.data)."""
+"""Tests of the HLTM tree, polarities and sampler (contrastlab.families.hltm.data)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from contrastlab.hltm.config import HLTMConfig
-from contrastlab.hltm.data import (
-    DATA_STREAM,
-    HLTMSampler,
-    LatentTree,
-    make_generators,
-    sample_polarities,
-    tree_dataset,
-)
+from contrastlab.config import check_experiment
+from contrastlab.engine import streams
+from contrastlab.families.hltm.config import HLTMConfig
+from contrastlab.families.hltm.data import HLTMSampler, LatentTree, sample_polarities
 
 
 class TestConfig:
@@ -22,29 +17,29 @@ class TestConfig:
         cfg = HLTMConfig()
         assert (cfg.depth, cfg.num_children, cfg.hid, cfg.batch_size) == (5, 2, 10, 128)
         assert (cfg.delta_lower, cfg.delta_upper, cfg.lr, cfg.loss) == (0.7, 1.0, 0.1, "nce")
-        assert HLTMConfig.from_dict(cfg.to_dict()) == cfg
+        assert check_experiment({"family": "hltm"}) == cfg
 
     @pytest.mark.parametrize(
-        "field,value",
+        "section,key,value",
         [
-            ("depth", 0),
-            ("num_children", 1),
-            ("hid", 0),
-            ("delta_lower", -0.1),
-            ("delta_upper", 0.5),
-            ("temperature", 0.0),
-            ("loss", "bogus"),
-            ("batch_size", 1.5),
-            ("bn", "yes"),
+            ("data", "depth", 0),
+            ("data", "num_children", 1),
+            ("model", "hid", 0),
+            ("data", "delta_lower", -0.1),
+            ("data", "delta_upper", 0.5),  # below delta_lower: a cross-field rule
+            ("loss", "temperature", 0.0),
+            ("loss", "kind", "bogus"),
+            ("train", "batch_size", 1.5),
+            ("model", "bn", "yes"),
         ],
     )
-    def test_invalid_field_named(self, field, value):
-        with pytest.raises(ValueError, match=field):
-            HLTMConfig(**{field: value})
+    def test_invalid_key_named(self, section, key, value):
+        with pytest.raises(ValueError, match=rf"{section}\.{key}"):
+            check_experiment({"family": "hltm", section: {key: value}})
 
     def test_unknown_key_rejected(self):
         with pytest.raises(ValueError, match="typo"):
-            HLTMConfig.from_dict({"typo": 1})
+            check_experiment({"family": "hltm", "data": {"typo": 1}})
 
 
 class TestTree:
@@ -88,7 +83,7 @@ def sampled():
     """Two trees of depth 3 with weak polarities and 40000 triplets each."""
     cfg = HLTMConfig(depth=3, delta_lower=0.3)
     sampler = HLTMSampler.from_config(cfg, [11, 12])
-    trip = sampler.sample_triplets(40000, make_generators([11, 12], DATA_STREAM))
+    trip = sampler.sample_triplets(40000, streams([11, 12], "hltm", "data"))
     return sampler, trip
 
 
@@ -142,16 +137,16 @@ class TestSampler:
     def test_batched_seeds_equal_each_seed_alone(self):
         cfg = HLTMConfig(depth=4)
         both = HLTMSampler.from_config(cfg, [5, 9])
-        t2 = both.sample_triplets(1000, make_generators([5, 9], DATA_STREAM))
+        t2 = both.sample_triplets(1000, streams([5, 9], "hltm", "data"))
         alone = HLTMSampler.from_config(cfg, [9])
-        t1 = alone.sample_triplets(1000, make_generators([9], DATA_STREAM))
+        t1 = alone.sample_triplets(1000, streams([9], "hltm", "data"))
         for a, b in ((t2.z, t1.z), (t2.z_pos, t1.z_pos), (t2.z_neg, t1.z_neg)):
             assert torch.equal(a[1], b[0])
 
     def test_conditioned_sample(self):
         sampler = HLTMSampler.from_config(HLTMConfig(depth=3), [1])
         root = torch.ones(1, 500, dtype=torch.bool)
-        z = sampler.sample(500, make_generators([1], DATA_STREAM), root=root)
+        z = sampler.sample(500, streams([1], "hltm", "data"), root=root)
         assert z.shape == (1, 500, sampler.tree.n_nodes)
         assert z[:, :, 0].all()
 
@@ -159,7 +154,7 @@ class TestSampler:
         import time
 
         sampler = HLTMSampler.from_config(HLTMConfig(), [0, 1, 2])
-        gens = make_generators([0, 1, 2], DATA_STREAM)
+        gens = streams([0, 1, 2], "hltm", "data")
         t0 = time.perf_counter()
         trip = sampler.sample_triplets(64000, gens)
         _ = trip.x, trip.x_pos, trip.x_neg
@@ -169,7 +164,7 @@ class TestSampler:
 class TestTreeDataset:
     def test_roundtrip_and_attrs(self, tmp_path):
         cfg = HLTMConfig(depth=3, delta_lower=0.8)
-        ds = tree_dataset(cfg, [4, 2])
+        ds = HLTMSampler.from_config(cfg, [4, 2]).to_dataset()
         assert dict(ds.sizes) == {"seed": 2, "edge": 14}
         for name in list(ds.data_vars) + list(ds.coords):
             assert {"long_name", "units"} <= set(ds[name].attrs), name
@@ -182,6 +177,6 @@ class TestTreeDataset:
         orig = HLTMSampler.from_config(cfg, [4, 2])
         assert sampler.seeds == [4, 2] and sampler.tree == orig.tree
         assert torch.equal(sampler.rho, orig.rho)
-        gens_a = make_generators([4, 2], DATA_STREAM)
-        gens_b = make_generators([4, 2], DATA_STREAM)
+        gens_a = streams([4, 2], "hltm", "data")
+        gens_b = streams([4, 2], "hltm", "data")
         assert torch.equal(sampler.sample(100, gens_a), orig.sample(100, gens_b))

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from contrastlab.hltm.config import HLTMConfig
-from contrastlab.hltm.data import DATA_STREAM, HLTMSampler, LatentTree, make_generators
-from contrastlab.hltm.metrics import EpochMetrics, evaluate_epoch, pearson_best_corr
-from contrastlab.hltm.model import TreeNet
+from contrastlab.engine import streams
+from contrastlab.families.hltm.config import HLTMConfig
+from contrastlab.families.hltm.data import HLTMSampler, LatentTree
+from contrastlab.families.hltm.metrics import EpochMetrics, evaluate_epoch, pearson_best_corr
+from contrastlab.families.hltm.model import TreeNet
 
-from hltm_naive import naive_root_jacobian
+from hltm.hltm_naive import naive_root_jacobian
 
 
 class TestBestCorr:
@@ -123,7 +124,7 @@ class TestCovarianceOperator:
     def test_tiny_tree_against_per_sample_computation(self, depth):
         cfg = HLTMConfig(depth=depth, hid=3, delta_lower=0.5)
         sampler = HLTMSampler.from_config(cfg, [0])
-        trip = sampler.sample_triplets(24, make_generators([0], DATA_STREAM))
+        trip = sampler.sample_triplets(24, streams([0], "hltm", "data"))
         net = TreeNet(sampler.tree, cfg.hid, 1)
         net.reset_parameters([torch.Generator().manual_seed(5)])
         net.eval()
@@ -143,7 +144,7 @@ class TestCovarianceOperator:
     def test_epoch_metrics_shapes_and_chunk_invariance(self):
         cfg = HLTMConfig(depth=4, hid=5)
         sampler = HLTMSampler.from_config(cfg, [1, 2])
-        trip = sampler.sample_triplets(3000, make_generators([1, 2], DATA_STREAM))
+        trip = sampler.sample_triplets(3000, streams([1, 2], "hltm", "data"))
         net = TreeNet(sampler.tree, cfg.hid, 2)
         net.reset_parameters([torch.Generator().manual_seed(s) for s in (1, 2)])
         a = evaluate_epoch(net, trip.z, trip.x, chunk=3000)
@@ -162,7 +163,7 @@ class TestCovarianceOperator:
 def test_cov_samples_uses_first_anchors_only():
     cfg = HLTMConfig(depth=3, hid=3)
     sampler = HLTMSampler.from_config(cfg, [0, 1])
-    trip = sampler.sample_triplets(1000, make_generators([0, 1], DATA_STREAM))
+    trip = sampler.sample_triplets(1000, streams([0, 1], "hltm", "data"))
     net = TreeNet(sampler.tree, cfg.hid, 2)
     net.reset_parameters([torch.Generator().manual_seed(s) for s in (0, 1)])
     full = evaluate_epoch(net, trip.z, trip.x, chunk=100)

@@ -8,10 +8,10 @@ import pytest
 import torch
 import torch.nn as nn
 
-from contrastlab.hltm.data import LatentTree
-from contrastlab.hltm.model import TreeNet, block_diagonal, block_diagonal_view
+from contrastlab.families.hltm.data import LatentTree
+from contrastlab.families.hltm.model import TreeNet, block_diagonal, block_diagonal_view
 
-from hltm_naive import naive_root_jacobian
+from hltm.hltm_naive import naive_root_jacobian
 
 
 def make_net(depth=3, b=2, hid=4, seeds=2, bn=False, seed=0) -> TreeNet:

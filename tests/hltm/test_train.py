@@ -10,12 +10,13 @@ import pytest
 import torch
 import xarray as xr
 
-from contrastlab.hltm.claims import hltm_claims
-from contrastlab.hltm.config import HLTMConfig
-from contrastlab.hltm.data import LatentTree
-from contrastlab.hltm.losses import hltm_loss
-from contrastlab.hltm.model import TreeNet
-from contrastlab.hltm.train import FlatSGD, train_hltm
+from contrastlab.families.hltm.claims import claims as hltm_claims
+from contrastlab.families.hltm.config import HLTMConfig
+from contrastlab.families.hltm.data import LatentTree
+from contrastlab.families.hltm.model import TreeBackward, TreeNet
+from contrastlab.families.hltm.task import hltm_loss
+from contrastlab.params import to_sections
+from contrastlab.pipeline import run_point
 
 SMALL = HLTMConfig(depth=3, hid=4, epochs=2, samples_per_epoch=640, batch_size=64)
 
@@ -24,7 +25,12 @@ def quiet(_msg: str) -> None:
     pass
 
 
-class TestFlatSGD:
+def train(cfg: HLTMConfig, seeds, **kw) -> xr.Dataset:
+    kw.setdefault("log", quiet)
+    return run_point({"family": "hltm", **to_sections(cfg)}, seeds, **kw)
+
+
+class TestTreeBackward:
     @pytest.mark.parametrize(
         "loss,depth,hid",
         [("nce", 3, 4), ("subtract", 3, 4), ("infonce", 3, 4), ("soft_triplet", 3, 4)]
@@ -35,12 +41,13 @@ class TestFlatSGD:
         net.reset_parameters([torch.Generator().manual_seed(s) for s in (0, 1)])
         gen = torch.Generator().manual_seed(2)
         xb = torch.randint(0, 2, (2, 3 * 16, 2**depth), generator=gen).float()
-        assert any(FlatSGD(net, 0.1).bmm) == (depth == 5)
+        assert any(TreeBackward(net).bmm) == (depth == 5)
+        cfg = dataclasses.replace(SMALL, loss=loss)
 
         def loss_fn(f):
-            return hltm_loss(loss, *f.chunk(3, dim=1), 0.1)
+            return hltm_loss(cfg, f)
 
-        lval, gW, gb = FlatSGD(net, 0.1).gradients(xb, loss_fn)
+        lval, gW, gb = TreeBackward(net).gradients(xb, loss_fn)
         ref = loss_fn(net(xb))
         ref.sum().backward()
         torch.testing.assert_close(lval, ref.detach())
@@ -48,7 +55,7 @@ class TestFlatSGD:
             torch.testing.assert_close(gW[h], net.weight[h].grad, rtol=1e-5, atol=1e-7)
             torch.testing.assert_close(gb[h], net.bias[h].grad, rtol=1e-5, atol=1e-7)
 
-    def test_step_equals_torch_sgd(self):
+    def test_manual_sgd_step_equals_torch_sgd(self):
         net_a = TreeNet(LatentTree(2, 2), 3, 1)
         net_a.reset_parameters([torch.Generator().manual_seed(0)])
         net_b = TreeNet(LatentTree(2, 2), 3, 1)
@@ -56,25 +63,26 @@ class TestFlatSGD:
         xb = torch.randint(0, 2, (1, 30, 4), generator=torch.Generator().manual_seed(1)).float()
 
         def loss_fn(f):
-            return hltm_loss("nce", *f.chunk(3, dim=1), 0.1)
+            return hltm_loss(SMALL, f)
 
-        flat = FlatSGD(net_a, 0.1)
+        backward = TreeBackward(net_a)
+        manual = backward.optimizer(0.1, loss_fn)
         opt = torch.optim.SGD(net_b.parameters(), lr=0.1)
         for _ in range(3):
-            flat.step(xb, loss_fn)
+            manual.train_step(xb)
             opt.zero_grad()
             loss_fn(net_b(xb)).sum().backward()
             opt.step()
         for pa, pb in zip(net_a.parameters(), net_b.parameters(), strict=True):
             torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-7)
-        # the cached block-diagonal matrices follow the weights
-        torch.testing.assert_close(net_a(xb), flat.model(xb))
+        # the cached block-diagonal matrices follow the weights (after_step refreshes them)
+        torch.testing.assert_close(backward.gradients(xb, loss_fn)[0], loss_fn(net_a(xb)))
 
 
 @pytest.fixture(scope="module")
 def run():
     """A small two-seed run shared by the tests below."""
-    return train_hltm(SMALL, [3, 5], log=quiet)
+    return train(SMALL, [3, 5])
 
 
 class TestTrainHLTM:
@@ -86,33 +94,18 @@ class TestTrainHLTM:
         assert ds["loss"].dims == ("seed", "epoch")
         for name in ("cov_op_norm", "cov_op_norm_paper", "weight_norm"):
             assert ds[name].dims == ("seed", "epoch", "node")
-        for name in list(ds.data_vars) + list(ds.coords):
-            assert {"long_name", "units"} <= set(ds[name].attrs), name
         assert list(ds["node_height"].values) == [3, 2, 2, 1, 1, 1, 1]
         assert list(ds["node_level"].values) == [0, 1, 1, 2, 2, 2, 2]
         assert np.isnan(ds["loss"].sel(epoch=0)).all()
         assert np.isfinite(ds["loss"].sel(epoch=[1, 2])).all()
         for name in ("best_corr", "cov_op_norm", "weight_norm", "best_corr_height"):
             assert np.isfinite(ds[name]).all(), name
-        assert not ds.attrs  # provenance is the pipeline's job
-
-    def test_deterministic(self, run):
-        again = train_hltm(SMALL, [3, 5], log=quiet)
-        xr.testing.assert_identical(run, again)
-
-    def test_batched_seeds_equal_each_seed_alone(self, run):
-        alone = train_hltm(SMALL, [5], log=quiet)
-        batched = run.sel(seed=[5])
-        for name in run.data_vars:
-            np.testing.assert_allclose(
-                batched[name].values, alone[name].values, rtol=1e-5, atol=1e-8, err_msg=name
-            )
 
     def test_batched_equals_alone_at_paper_size(self):
-        """Depth 5, hid 10: exercises the bmm height of FlatSGD and grouped metrics."""
+        """Depth 5, hid 10: exercises the bmm height of TreeBackward and grouped metrics."""
         cfg = HLTMConfig(epochs=1, samples_per_epoch=384, batch_size=64)
-        both = train_hltm(cfg, [1, 2], log=quiet)
-        alone = train_hltm(cfg, [2], log=quiet)
+        both = train(cfg, [1, 2])
+        alone = train(cfg, [2])
         for name in both.data_vars:
             np.testing.assert_allclose(
                 both[name].sel(seed=[2]).values, alone[name].values, rtol=1e-5, err_msg=name
@@ -120,55 +113,27 @@ class TestTrainHLTM:
 
     def test_progress_lines(self):
         lines = []
-        train_hltm(dataclasses.replace(SMALL, epochs=1), [0], log=lines.append)
-        assert len(lines) == 2 and "epoch" in lines[0] and "samples/s" in lines[1]
+        train(dataclasses.replace(SMALL, epochs=2), [0], log=lines.append)
+        epochs = [line for line in lines if line.startswith("hltm epoch")]
+        assert len(epochs) == 2 and "root_corr" in epochs[0] and "eta" in epochs[1]
 
     @pytest.mark.parametrize("loss,bn", [("subtract", False), ("infonce", False), ("nce", True)])
     def test_other_losses_and_bn_run(self, loss, bn):
         cfg = dataclasses.replace(SMALL, loss=loss, bn=bn, epochs=1)
-        ds = train_hltm(cfg, [1], log=quiet)
+        ds = train(cfg, [1])
         assert np.isfinite(ds["best_corr"]).all() and np.isfinite(ds["loss"][:, 1]).all()
 
-
-class TestCheckpoint:
-    def test_resume_equals_uninterrupted(self, tmp_path):
-        ckpt = str(tmp_path / "ck" / "hltm.pt")
-        cfg4 = dataclasses.replace(SMALL, epochs=4)
-        straight = train_hltm(cfg4, [2, 7], log=quiet)
-        first = train_hltm(
-            dataclasses.replace(SMALL, epochs=2), [2, 7], log=quiet, checkpoint_path=ckpt
-        )
-        xr.testing.assert_identical(first, straight.isel(epoch=slice(0, 3)))
+    def test_bn_resume_equals_uninterrupted(self, tmp_path):
+        """BN keeps running statistics (buffers): they must be checkpointed too."""
+        cfg = dataclasses.replace(SMALL, bn=True, epochs=2, checkpoint_every=1)
+        straight = train(cfg, [1])
+        ckpt = tmp_path / "bn.pt"
+        train(dataclasses.replace(cfg, epochs=1), [1], checkpoint_path=ckpt)
+        # a different epoch count is another config: start afresh, same numbers
         lines = []
-        resumed = train_hltm(cfg4, [2, 7], log=lines.append, checkpoint_path=ckpt)
-        assert any("resum" in line for line in lines)
-        xr.testing.assert_identical(resumed, straight)
-        assert not list(tmp_path.glob("ck/*.tmp"))  # written atomically
-
-    def test_every_n_epochs_and_mid_run_resume(self, tmp_path):
-        ckpt = str(tmp_path / "hltm.pt")
-        cfg = dataclasses.replace(SMALL, epochs=3)
-        straight = train_hltm(cfg, [4], log=quiet)
-        train_hltm(cfg, [4], log=quiet, checkpoint_path=ckpt, checkpoint_every=2)
-        state = torch.load(ckpt, weights_only=False)
-        assert state["epoch"] == 3 and state["cfg"] == cfg.to_dict() and state["seeds"] == [4]
-        assert {"model", "optimizer", "rng", "metrics"} <= set(state)
-        resumed = train_hltm(cfg, [4], log=quiet, checkpoint_path=ckpt)
-        xr.testing.assert_identical(resumed, straight)
-
-    def test_other_config_or_seeds_ignored(self, tmp_path):
-        ckpt = str(tmp_path / "hltm.pt")
-        train_hltm(dataclasses.replace(SMALL, epochs=1), [1], log=quiet, checkpoint_path=ckpt)
-        other = dataclasses.replace(SMALL, epochs=1, hid=3)
-        lines = []
-        ds = train_hltm(other, [1], log=lines.append, checkpoint_path=ckpt)
+        again = train(cfg, [1], checkpoint_path=ckpt, log=lines.append)
         assert any("another config" in line for line in lines)
-        xr.testing.assert_identical(ds, train_hltm(other, [1], log=quiet))
-        lines.clear()
-        train_hltm(
-            dataclasses.replace(SMALL, epochs=1), [2], log=lines.append, checkpoint_path=ckpt
-        )
-        assert any("another config" in line for line in lines)
+        xr.testing.assert_equal(again, straight)
 
 
 def fake_agg(
@@ -239,7 +204,7 @@ class TestClaims:
         assert row["verdict"] == "inconclusive" and row["n_seeds"] == 0
 
     def test_on_real_run(self):
-        ds = train_hltm(dataclasses.replace(SMALL, epochs=1), [0, 1], log=quiet)
+        ds = train(dataclasses.replace(SMALL, epochs=1), [0, 1])
         agg = ds.expand_dims(hid=[4], delta_lower=[0.7])
         table = hltm_claims(agg)
         assert len(table) == 5 and set(table["verdict"]) <= {
@@ -252,7 +217,7 @@ class TestClaims:
 class TestPlots:
     @pytest.mark.parametrize("ext,hids,deltas", [("svg", (2, 10), (0.9,)), ("png", (10,), (0.9,))])
     def test_figures_written(self, tmp_path, ext, hids, deltas):
-        from contrastlab.hltm import plots
+        from contrastlab.families.hltm import plots
 
         agg = fake_agg(hids=hids, deltas=deltas)
         for name, fn in (
@@ -272,7 +237,7 @@ class TestPlots:
 def test_training_raises_root_correlation():
     """Science check at a reduced size: the root correlation rises with training."""
     cfg = HLTMConfig(hid=10, delta_lower=0.9, epochs=2, samples_per_epoch=16000)
-    ds = train_hltm(cfg, [0, 1, 2], log=quiet)
+    ds = train(cfg, [0, 1, 2])
     gain = ds["best_corr"].sel(node=0, epoch=2) - ds["best_corr"].sel(node=0, epoch=0)
     assert (gain > 0).all()
     growth = ds["cov_op_norm"].sel(node=0, epoch=2) / ds["cov_op_norm"].sel(node=0, epoch=0)

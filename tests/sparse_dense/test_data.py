@@ -3,7 +3,9 @@ import math
 import numpy as np
 import pytest
 
-from contrastlab.wenli.data import SparseDenseConfig, make_sparse_dense
+from contrastlab.config import check_experiment
+from contrastlab.families.sparse_dense.config import SparseDenseConfig
+from contrastlab.families.sparse_dense.data import make_sparse_dense
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +62,7 @@ def test_each_seed_equals_its_own_run_and_is_deterministic():
 
 
 def test_bad_parameters_are_named():
-    with pytest.raises(ValueError, match="data.d"):
-        SparseDenseConfig(d1=5, d=10)
-    with pytest.raises(ValueError, match="data.sparsity"):
-        SparseDenseConfig(sparsity=0)
+    with pytest.raises(ValueError, match=r"data\.d \(10\) must be <= data\.d1"):
+        check_experiment({"family": "sparse_dense", "data": {"d1": 5, "d": 10}})
+    with pytest.raises(ValueError, match=r"data\.sparsity"):
+        check_experiment({"family": "sparse_dense", "data": {"sparsity": 0}})

@@ -2,14 +2,14 @@ import numpy as np
 import pytest
 import torch
 
-from contrastlab.wenli.data import sample_dictionary
-from contrastlab.wenli.metrics import (
+from contrastlab.families.sparse_dense.data import sample_dictionary
+from contrastlab.families.sparse_dense.metrics import (
     atom_alignment,
-    auc,
     cosine_matrix,
     dense_fraction,
     support_probe_auc,
 )
+from contrastlab.metrics.probes import auc
 
 
 @pytest.fixture

@@ -30,7 +30,6 @@ for _p in POINTS.values():
     EXPERIMENTS.setdefault(_p.experiment, []).append(_p)
 
 
-
 def family_of(experiment):
     """The registered family (contrastlab.registry) of an experiment."""
     return registered_family(config["experiments"][experiment]["family"])

@@ -35,6 +35,11 @@ class HLTM(Family):
         "[design]: the final epoch is evaluated too, the metrics use each epoch's own samples, "
         "and the covariance operator is estimated on ``cov_samples`` anchors per epoch."
     )
+    tiny = {
+        "data": {"depth": 3},
+        "model": {"hid": 4},
+        "train": {"epochs": 3, "samples_per_epoch": 640, "batch_size": 64, "cov_samples": None},
+    }
     figures = (
         Figure(
             "hltm_corr_by_height",

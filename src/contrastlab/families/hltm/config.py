@@ -25,23 +25,35 @@ class HLTMConfig:
 
     # data: the latent tree
     depth: int = param(
-        5, "data", "Latent levels L above the leaves (num_children**depth leaves).",
-        minimum=1, maximum=12,
+        5,
+        "data",
+        "Latent levels L above the leaves (num_children**depth leaves).",
+        minimum=1,
+        maximum=12,
     )
     num_children: int = param(2, "data", "Children per latent node.", minimum=2, maximum=8)
     delta_lower: float = param(
-        0.7, "data", "|polarity| ~ U[delta_lower, delta_upper]; larger = stronger coupling.",
-        minimum=0, maximum=1,
+        0.7,
+        "data",
+        "|polarity| ~ U[delta_lower, delta_upper]; larger = stronger coupling.",
+        minimum=0,
+        maximum=1,
     )
     delta_upper: float = param(1.0, "data", "Upper end of |polarity|.", minimum=0, maximum=1)
     # model
     model_kind: str = param(
-        "tree_relu", "model", "Tree-shaped ReLU network mirroring the latent tree.",
-        key="kind", const=True,
+        "tree_relu",
+        "model",
+        "Tree-shaped ReLU network mirroring the latent tree.",
+        key="kind",
+        const=True,
     )
     hid: int = param(
-        10, "model", "Hidden units per latent node (over-parameterisation).",
-        minimum=1, maximum=4096,
+        10,
+        "model",
+        "Hidden units per latent node (over-parameterisation).",
+        minimum=1,
+        maximum=4096,
     )
     bn: bool = param(False, "model", "BatchNorm on every node's pre-activation.")
     eps: float = param(
@@ -49,9 +61,11 @@ class HLTMConfig:
     )
     # loss
     loss: str = param(
-        "nce", "loss",
+        "nce",
+        "loss",
         "nce/subtract as the authors' code computes them; infonce/soft_triplet per sample.",
-        key="kind", choices=LOSSES,
+        key="kind",
+        choices=LOSSES,
     )
     temperature: float = param(0.1, "loss", "Temperature tau.", exclusive_minimum=0)
     triplet_margin: float = param(
@@ -63,7 +77,8 @@ class HLTMConfig:
     samples_per_epoch: int = param(64000, "train", "Fresh samples per epoch.", minimum=2)
     batch_size: int = param(128, "train", "SGD mini-batch size.", minimum=2)
     cov_samples: int | None = param(
-        16000, "train",
+        16000,
+        "train",
         "Anchors per epoch for the covariance operator [design]; null = all, as the code.",
         minimum=2,
     )

@@ -261,7 +261,7 @@ class HLTMSampler:
 
     @classmethod
     def from_config(cls, cfg, seeds: Sequence[int]) -> HLTMSampler:
-        """Draw the trees of ``seeds`` for an :class:`~contrastlab.families.hltm.config.HLTMConfig`."""
+        """Draw the trees of ``seeds`` for an ``HLTMConfig``."""
         tree = LatentTree(cfg.depth, cfg.num_children)
         rho = sample_polarities(tree, seeds, cfg.delta_lower, cfg.delta_upper)
         return cls(tree, rho, seeds, cfg.delta_lower, cfg.delta_upper)

@@ -140,7 +140,10 @@ class HLTMTask(Task):
         super().__init__(sampler.seeds)
         t = sampler.tree
         if (t.depth, t.num_children, sampler.delta_lower, sampler.delta_upper) != (
-            cfg.depth, cfg.num_children, cfg.delta_lower, cfg.delta_upper
+            cfg.depth,
+            cfg.num_children,
+            cfg.delta_lower,
+            cfg.delta_upper,
         ):
             raise ValueError(
                 f"the tree data ({t}, delta {sampler.delta_lower}..{sampler.delta_upper}) do not "

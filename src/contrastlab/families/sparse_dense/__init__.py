@@ -30,6 +30,11 @@ class SparseDense(Family):
         "augmentation by no masking, independent masks or complementary masks (feature "
         "decoupling). Sizes, noise level, optimiser and training length are ours [design]."
     )
+    tiny = {
+        "data": {"d1": 12, "d": 4, "n_train": 200, "n_eval": 100},
+        "model": {"width": 8},
+        "train": {"steps": 30, "batch_size": 32, "eval_every": 10, "checkpoint_every": 1},
+    }
     figures = (
         Figure(
             "sparse_dense_dynamics",

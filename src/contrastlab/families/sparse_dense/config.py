@@ -22,15 +22,20 @@ class SparseDenseConfig:
     d1: int = param(50, "data", "Ambient dimension d1 of x = M z + xi.", minimum=2)
     d: int = param(10, "data", "Number of dictionary atoms d (<= d1).", minimum=1)
     sparsity: float = param(
-        0.1, "data", "P(z_j != 0): each sparse feature is on with this probability.",
-        exclusive_minimum=0, maximum=1,
+        0.1,
+        "data",
+        "P(z_j != 0): each sparse feature is on with this probability.",
+        exclusive_minimum=0,
+        maximum=1,
     )
     noise_std: float | None = param(
         None, "data", "Std of the dense Gaussian noise xi; null = sqrt(log d)/d.", minimum=0
     )
     n_train: int = param(3000, "data", "Training samples per seed.", minimum=2)
     n_eval: int = param(
-        2000, "data", "Held-out samples per seed (the probe fits on half, scores on half).",
+        2000,
+        "data",
+        "Held-out samples per seed (the probe fits on half, scores on half).",
         minimum=4,
     )
     # model
@@ -44,8 +49,11 @@ class SparseDenseConfig:
         "complementary", "augmentation", "How the two views are made.", choices=MASKINGS
     )
     keep_prob: float = param(
-        0.5, "augmentation", "Keep probability of independent masks.",
-        exclusive_minimum=0, maximum=1,
+        0.5,
+        "augmentation",
+        "Keep probability of independent masks.",
+        exclusive_minimum=0,
+        maximum=1,
     )
     # loss
     loss_kind: str = param(

@@ -16,10 +16,10 @@ from __future__ import annotations
 import torch
 import xarray as xr
 
-from contrastlab.families.sparse_dense.config import SparseDenseConfig
-from contrastlab.results import cf
 from contrastlab.engine import streams
+from contrastlab.families.sparse_dense.config import SparseDenseConfig
 from contrastlab.params import to_sections
+from contrastlab.results import cf
 
 
 def sample_dictionary(d1: int, d: int, g: torch.Generator) -> torch.Tensor:

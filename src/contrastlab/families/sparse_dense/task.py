@@ -51,8 +51,9 @@ class SparseDenseTask(Task):
         self.M = torch.as_tensor(data.M.values, device=device)
         self.atoms = data.atom.values
         self.n_rounds = math.ceil(cfg.steps / cfg.eval_every)
-        W, b = init_weights(cfg.width, self.x_train.shape[2], self.seeds, self.streams("init"),
-                            cfg.bias_init)
+        W, b = init_weights(
+            cfg.width, self.x_train.shape[2], self.seeds, self.streams("init"), cfg.bias_init
+        )
         self.W = W.to(device).requires_grad_()
         self.b = b.to(device).requires_grad_()
         self.g_batch = self.streams("batches")
@@ -88,8 +89,9 @@ class SparseDenseTask(Task):
         out = {
             "alignment": atom_alignment(self.W, self.M),
             "dense_fraction": dense_fraction(self.W, self.M),
-            "probe_auc": support_probe_auc(sym_relu(self.x_eval, self.W, self.b), self.z_eval)
-            .mean(-1),
+            "probe_auc": support_probe_auc(sym_relu(self.x_eval, self.W, self.b), self.z_eval).mean(
+                -1
+            ),
             "bias_mean": self.b.mean(-1),
         }
         return out
@@ -108,14 +110,14 @@ class SparseDenseTask(Task):
         return xr.Dataset(
             {
                 "loss": (st, history["loss"], cf("InfoNCE training loss", "1")),
-                "alignment": (
-                    (*st, "atom"), a, cf("atom alignment max_i |cos(w_i, M_j)|", "1")
-                ),
+                "alignment": ((*st, "atom"), a, cf("atom alignment max_i |cos(w_i, M_j)|", "1")),
                 "align_max": (st, a.max(-1), cf("alignment, best atom", "1")),
                 "align_median": (st, np.median(a, -1), cf("alignment, median atom", "1")),
                 "align_min": (st, a.min(-1), cf("alignment, worst atom", "1")),
                 "dense_fraction": (
-                    st, history["dense_fraction"], cf("dense fraction of the weights", "1")
+                    st,
+                    history["dense_fraction"],
+                    cf("dense fraction of the weights", "1"),
                 ),
                 "probe_auc": (st, history["probe_auc"], cf("support probe AUC (held-out)", "1")),
                 "bias_mean": (st, history["bias_mean"], cf("mean bias b_i", "1")),

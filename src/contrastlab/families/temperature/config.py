@@ -1,0 +1,162 @@
+"""Configuration of the temperature family (Wang & Liu 2021 on the scikit-learn digits).
+
+One flat dataclass; every field says its config section (``data``, ``model``,
+``loss``, ``train``, ``analytic``), range and meaning (see
+:mod:`contrastlab.params`). Light to import: no torch (the Snakefile imports it).
+
+References:
+    - [0] Wang & Liu 2021, Understanding the Behaviour of Contrastive Loss,
+      https://arxiv.org/abs/2012.09740
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from contrastlab.params import param
+
+KINDS = ("infonce", "hard", "simple", "hard_simple")
+# Losses that have no temperature: tau only enters their r_i entropy metric.
+TAU_FREE = ("simple", "hard_simple")
+OPTIMIZERS = ("adam", "sgd")
+# load_digits has 1797 images of 10 classes (kept here so this module needs no sklearn).
+N_IMAGES = 1797
+N_CLASSES = 10
+SIDE = 8
+PAPER_TAUS = [0.07, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0]
+
+
+@dataclass
+class TemperatureConfig:
+    """One sweep point of the temperature family (all seeds share it)."""
+
+    # -- data: the digits split and the augmentations ------------------------------------------
+    test_fraction: float = param(
+        0.2,
+        "data",
+        "Fraction of the 1797 digits held out (stratified split drawn from the seed); "
+        "the rest is the training split.",
+        exclusive_minimum=0.0,
+        exclusive_maximum=1.0,
+    )
+    shift: int = param(
+        1, "data", "Largest random shift of a view in pixels (zero padding).", minimum=0, maximum=4
+    )
+    noise: float = param(
+        0.1,
+        "data",
+        "Std of the additive Gaussian pixel noise of a view (pixels in [0, 1]).",
+        minimum=0.0,
+    )
+    erase_prob: float = param(
+        0.5, "data", "Probability that a view has a square patch erased.", minimum=0.0, maximum=1.0
+    )
+    erase_size: int = param(
+        3, "data", "Side of the erased square patch in pixels.", minimum=1, maximum=SIDE
+    )
+    # -- model: the MLP encoder ------------------------------------------------------------------
+    width: int = param(256, "model", "Hidden units of every hidden layer of the MLP.", minimum=1)
+    depth: int = param(
+        1, "model", "Hidden ReLU layers of the MLP (0 = a linear encoder).", minimum=0, maximum=8
+    )
+    embed_dim: int = param(
+        128,
+        "model",
+        "Embedding dimension (L2-normalised output), 128 as the paper's.",
+        minimum=2,
+    )
+    # -- loss --------------------------------------------------------------------------------------
+    kind: str = param(
+        "infonce",
+        "loss",
+        "infonce (Eq. 1, in-batch negatives), hard (only the nearest alpha fraction of the "
+        "negatives), simple (-s_ii + lambda sum s_ij) or hard_simple (simple on the nearest "
+        "negatives).",
+        choices=KINDS,
+    )
+    temperature: float = param(
+        0.2,
+        "loss",
+        "Temperature tau of infonce and hard; the simple losses ignore it (it only sets the "
+        "tau of their r_i entropy metric).",
+        exclusive_minimum=0.0,
+    )
+    hard_fraction: float = param(
+        0.08,
+        "loss",
+        "alpha: fraction of the B - 1 in-batch negatives kept by hard and hard_simple "
+        "(ceil(alpha (B - 1)), at least 1); the paper keeps 4095 of 50000 (0.0819).",
+        exclusive_minimum=0.0,
+        maximum=1.0,
+    )
+    simple_lambda: float = param(
+        1.0,
+        "loss",
+        "lambda: weight of every negative similarity in simple and hard_simple.",
+        minimum=0.0,
+    )
+    # -- train -------------------------------------------------------------------------------------
+    steps: int = param(300, "train", "Optimiser steps.", minimum=1)
+    batch_size: int = param(
+        256,
+        "train",
+        "Images per step (1 positive + batch_size - 1 in-batch negatives per anchor).",
+        minimum=2,
+    )
+    lr: float = param(0.001, "train", "Learning rate.", exclusive_minimum=0.0)
+    optimizer: str = param("adam", "train", "adam or sgd (plain).", choices=OPTIMIZERS)
+    eval_every: int = param(
+        100, "train", "Steps between two evaluations on the held-out split.", minimum=1
+    )
+    checkpoint_every: int = param(
+        1, "train", "Evaluation rounds between two checkpoints.", minimum=1
+    )
+    # -- analytic: the paper's Fig. 3, no training ------------------------------------------------
+    taus: list[float] = param(
+        PAPER_TAUS,
+        "analytic",
+        "Temperatures of the analytic relative penalty r_i(s) (Fig. 3).",
+        exclusive_minimum=0.0,
+        max_items=32,
+    )
+    n_draws: int = param(
+        4096,
+        "analytic",
+        "Negative similarities s ~ U[-1, 1] drawn per seed for the analytic r_i.",
+        minimum=2,
+        maximum=1_000_000,
+    )
+
+    def split_sizes(self) -> tuple[int, int]:
+        """``(n_train, n_test)`` of the digits split (scikit-learn's rounding)."""
+        n_test = math.ceil(self.test_fraction * N_IMAGES)
+        return N_IMAGES - n_test, n_test
+
+    def n_rounds(self) -> int:
+        """Evaluation rounds after the initialisation (the last one may be shorter)."""
+        return math.ceil(self.steps / self.eval_every)
+
+    def check(self) -> None:
+        """Cross-field rules; the message names the key."""
+        n_train, n_test = self.split_sizes()
+        if n_test < N_CLASSES or n_train < N_CLASSES:
+            raise ValueError(
+                f"data.test_fraction ({self.test_fraction}) leaves {n_train} training and "
+                f"{n_test} held-out digits; each split needs >= {N_CLASSES} (one per class)"
+            )
+        if n_test < 11:
+            raise ValueError(
+                f"data.test_fraction ({self.test_fraction}) leaves {n_test} held-out digits; "
+                "the top-10 negative similarity needs >= 11"
+            )
+        if self.batch_size > n_train:
+            raise ValueError(
+                f"train.batch_size ({self.batch_size}) must be <= the training split ({n_train})"
+            )
+        if self.eval_every > self.steps:
+            raise ValueError(
+                f"train.eval_every ({self.eval_every}) must be <= train.steps ({self.steps})"
+            )
+        if len(set(self.taus)) != len(self.taus):
+            raise ValueError(f"analytic.taus ({self.taus}) must be distinct")

@@ -1,0 +1,164 @@
+"""Every registered family, through the same path: synth -> engine -> metrics -> figure ->
+claims, on the family's ``tiny`` config. A new family gets these tests by registering."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from contrastlab.config import check_experiment
+from contrastlab.engine import DivergenceError, Engine
+from contrastlab.params import to_sections
+from contrastlab.pipeline import aggregate, claims, figure, synthesize, train
+from contrastlab.registry import Family, families, get_family
+from contrastlab.results import read_netcdf, write_netcdf
+
+FAMILIES = list(families())
+VERDICTS = {"supported", "contradicted", "inconclusive"}
+
+
+def quiet(_msg: str) -> None:
+    pass
+
+
+def tiny(name: str) -> dict:
+    """The family's tiny experiment, validated, with every key filled in."""
+    fam = get_family(name)
+    return {"family": name, **to_sections(check_experiment({"family": name, **fam.tiny}))}
+
+
+@pytest.fixture(scope="module", params=FAMILIES)
+def run(request, tmp_path_factory):
+    """Data (written to and read back from netCDF, as the workflow does) and a 2-seed run."""
+    name = request.param
+    cfg = tiny(name)
+    path = tmp_path_factory.mktemp(name) / "data.nc"
+    write_netcdf(synthesize(cfg, [3, 5]), path)
+    data = read_netcdf(path)
+    return name, cfg, data, train(data, cfg, device="cpu", log=quiet)
+
+
+def test_registry_plug_is_complete():
+    assert FAMILIES, "no family registered"
+    for name in FAMILIES:
+        fam = get_family(name)
+        assert isinstance(fam, Family) and fam.name == name and fam.title and fam.description
+        assert fam.figures and all(f.name.startswith(f"{name}_") for f in fam.figures)
+        assert len({f.name for f in fam.figures}) == len(fam.figures)
+        for fig in fam.figures:
+            assert callable(fig.function()) and fig.caption and fig.label
+        assert fam.tiny, f"{name}: a tiny config for these tests"
+
+
+def test_plugs_import_light():
+    """The Snakefile imports every plug: no torch/matplotlib at import time."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from contrastlab.registry import families; families(); "
+        "print(sorted(m for m in ('torch', 'matplotlib', 'sklearn', 'seaborn') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_data_and_results_are_tidy_netcdf(run, tmp_path):
+    name, cfg, data, ds = run
+    for d in (data, ds):
+        for var in list(d.data_vars) + list(d.coords):
+            assert {"long_name", "units"} <= set(d[var].attrs), f"{name}: {var}"
+        assert json.loads(d.attrs["seeds"]) == [3, 5]
+        assert json.loads(d.attrs["config"])["family"] == name
+        assert "contrastlab" in d.attrs["source"]
+    assert ds.sizes["seed"] == 2
+    round_dim = (
+        get_family(name)
+        .task(get_family(name).config(cfg), data, [3, 5], torch.device("cpu"))
+        .round_dim
+    )
+    assert ds.sizes[round_dim] >= 3 and ds[round_dim].values[0] == 0
+    assert np.isnan(ds["loss"].isel({round_dim: 0})).all()
+    assert np.isfinite(ds["loss"].isel({round_dim: slice(1, None)})).all()
+    write_netcdf(ds, tmp_path / "metrics.nc")  # every variable writable as netCDF
+
+
+def test_batched_seeds_equal_each_seed_alone(run):
+    name, cfg, data, ds = run
+    alone = train(data.sel(seed=[5]), cfg, device="cpu", log=quiet)
+    for var in ds.data_vars:
+        np.testing.assert_allclose(
+            ds[var].sel(seed=[5]).values,
+            alone[var].values,
+            rtol=1e-5,
+            atol=1e-6,
+            err_msg=f"{name}: {var}",
+        )
+
+
+def test_same_config_same_numbers(run):
+    name, cfg, data, ds = run
+    again = train(data, cfg, device="cpu", log=quiet)
+    xr.testing.assert_equal(ds, again)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_kill_and_resume_equals_uninterrupted(run, tmp_path):
+    """A job interrupted after its first checkpoint resumes from it, with the same numbers."""
+    name, cfg, data, ds = run
+    cfg = {**cfg, "train": {**cfg["train"], "checkpoint_every": 1}}
+    ckpt = tmp_path / "ck.pt"
+
+    def dies_after_first_round(msg: str) -> None:
+        if "(round 1/" in msg:  # the first round's checkpoint is written: "kill" the job
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(data, cfg, device="cpu", log=dies_after_first_round, checkpoint_path=ckpt)
+    assert ckpt.exists()
+    lines = []
+    resumed = train(data, cfg, device="cpu", log=lines.append, checkpoint_path=ckpt)
+    assert any("resuming from checkpoint" in line for line in lines)
+    xr.testing.assert_equal(resumed, ds)
+    # another config never resumes from it
+    other = {**cfg, "train": {**cfg["train"], "checkpoint_every": 2}}
+    lines.clear()
+    train(data, other, device="cpu", log=lines.append, checkpoint_path=ckpt)
+    assert any("another config" in line for line in lines)
+
+
+def test_figures_and_claims_from_the_aggregate(run, tmp_path):
+    name, cfg, data, ds = run
+    fam = get_family(name)
+    agg = aggregate([ds], [{}], {})
+    table = claims(agg, name)
+    assert set(table["verdict"]) <= VERDICTS
+    for fig in fam.figures:
+        out = tmp_path / f"{fig.name}.svg"
+        figure(agg, name, fig.name, out)
+        assert out.stat().st_size > 1000, fig.name
+    import matplotlib.pyplot as plt
+
+    assert not plt.get_fignums()  # every figure closed
+
+
+def test_divergence_stops_with_where_and_when(run):
+    """A diverging run is an error naming the job, the seed, the step and the quantity."""
+    name, cfg, data, ds = run
+    fam = get_family(name)
+    task = fam.task(fam.config(cfg), data, [3, 5], torch.device("cpu"))
+    params = task.parameters()
+    first = next(iter(params.values()))
+    with torch.no_grad():
+        first[1].fill_(float("nan"))  # seed 5's weights are broken before training
+    engine = Engine(task, cfg, where="experiment toy, point p0", log=quiet)
+    with pytest.raises(DivergenceError, match=r"experiment toy, point p0, seed 5: .* step \d+"):
+        engine.run()
