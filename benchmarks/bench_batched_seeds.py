@@ -43,7 +43,7 @@ def job_config(steps: int, masking: str) -> dict:
     )
     exp = {k: v for k, v in cfg["experiments"]["wenli"].items() if k != "sweep"}
     exp["augmentation"]["masking"] = masking
-    exp["train"].update(steps=steps, log_every=10**9, checkpoint_every=10**9)
+    exp["train"].update(steps=steps)
     return exp
 
 

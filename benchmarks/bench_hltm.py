@@ -20,28 +20,29 @@ import time
 
 import torch
 
-from contrastlab.hltm.config import HLTMConfig
-from contrastlab.hltm.data import DATA_STREAM, HLTMSampler, make_generators
-from contrastlab.hltm.metrics import evaluate_epoch
-from contrastlab.hltm.train import build_model, train_epoch
+from contrastlab.engine import Engine
+from contrastlab.families.hltm.config import HLTMConfig
+from contrastlab.families.hltm.data import HLTMSampler
+from contrastlab.families.hltm.task import HLTMTask
 
 
 def time_epoch(cfg: HLTMConfig, n_seeds: int, repeats: int) -> dict[str, float]:
-    """Fastest of ``repeats`` epochs (after one warm-up), seconds per phase."""
+    """Fastest of ``repeats`` epochs (after one warm-up), seconds per phase, through the
+    engine's own round (the HLTM task as the workflow trains it)."""
     seeds = list(range(n_seeds))
-    sampler = HLTMSampler.from_config(cfg, seeds)
-    gens = make_generators(seeds, DATA_STREAM)
-    model = build_model(cfg, seeds, sampler.tree)
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
+    task = HLTMTask(cfg, HLTMSampler.from_config(cfg, seeds))
+    engine = Engine(task, config={}, log=lambda m: None)
+    opt = task.optimizer()
     best: dict[str, float] = {}
     for rep in range(repeats + 1):
         t0 = time.perf_counter()
-        data = sampler.sample_triplets(cfg.samples_per_epoch, gens)
-        x, x_pos, x_neg = data.x, data.x_pos, data.x_neg
+        task.begin_round(0)
+        data = task.samples
+        _ = data.x, data.x_pos, data.x_neg
         t1 = time.perf_counter()
-        evaluate_epoch(model, data.z, x, cov_samples=cfg.cov_samples)
+        task.evaluate(0)
         t2 = time.perf_counter()
-        train_epoch(model, opt, x, x_pos, x_neg, cfg)
+        engine.train_round(opt, 0)
         t3 = time.perf_counter()
         times = {"sample": t1 - t0, "metrics": t2 - t1, "train": t3 - t2, "total": t3 - t0}
         if rep > 0 and (not best or times["total"] < best["total"]):

@@ -50,12 +50,13 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def load() -> tuple[np.ndarray, np.ndarray]:
-    """All digits: images scaled to [0, 1] and labels 0..9 (read-only arrays).
+    """All digits: images scaled to [0, 1] and labels 0..9 (fresh copies).
 
     Returns:
         ``(images, labels)``. Shape: (1797, 64) float32 and (1797,) int64.
     """
-    return _digits()
+    images, labels = _digits()
+    return images.copy(), labels.copy()
 
 
 def split_sizes(test_fraction: float, n: int = N_IMAGES) -> tuple[int, int]:

@@ -201,6 +201,11 @@ class Engine:
         opt.step()
         return loss.detach()
 
+    def train_round(self, opt, r: int) -> torch.Tensor:
+        """Train round ``r``: one step per batch. Returns the losses, Shape (steps, seed)."""
+        losses = [self._step(opt, batch) for batch in self.task.batches(r)]
+        return torch.stack(losses).detach().double().cpu()
+
     def _guard(self, r: int, losses: torch.Tensor, first_step: int) -> None:
         """Stop on a non-finite loss or weight, naming where, which seed and when."""
         task = self.task
@@ -259,8 +264,7 @@ class Engine:
             if r == R:
                 break
             t_round = time.perf_counter()
-            losses = [self._step(opt, batch) for batch in task.batches(r)]
-            losses_t = torch.stack(losses).detach().double().cpu()  # (steps, seed)
+            losses_t = self.train_round(opt, r)  # (steps, seed)
             self._guard(r, losses_t, steps_done)
             n_steps = losses_t.shape[0]
             steps_done += n_steps

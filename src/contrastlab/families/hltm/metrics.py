@@ -42,26 +42,7 @@ import torch
 
 from contrastlab.families.hltm.data import LatentTree
 from contrastlab.families.hltm.model import TreeNet
-
-
-def pearson_best_corr(z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """Direct (non-streaming) best |corr| of a latent with a node's units.
-
-    Args:
-        z: latent values. Shape: (..., n).
-        h: unit activations. Shape: (..., n, units).
-
-    Returns:
-        max over units of |Pearson(z, h_u)|, 0 where a variance is 0. Shape: (...,).
-    """
-    z = z.double()
-    h = h.double()
-    zc = z - z.mean(-1, keepdim=True)
-    hc = h - h.mean(-2, keepdim=True)
-    cov = (zc[..., None] * hc).mean(-2)
-    denom = torch.sqrt(zc.pow(2).mean(-1)[..., None] * hc.pow(2).mean(-2))
-    corr = torch.where(denom > 0, cov / torch.where(denom > 0, denom, 1.0), 0.0)
-    return corr.abs().clamp(max=1).amax(-1)
+from contrastlab.metrics.correlation import pearson_best_corr  # noqa: F401 (re-export)
 
 
 class EpochMetrics:

@@ -90,10 +90,12 @@ class TemperatureConfig:
         exclusive_minimum=0.0,
         maximum=1.0,
     )
-    simple_lambda: float = param(
-        1.0,
+    simple_lambda: float | None = param(
+        None,
         "loss",
-        "lambda: weight of every negative similarity in simple and hard_simple.",
+        "lambda: weight of every negative similarity in simple and hard_simple; null = 1/N "
+        "with N the negatives per anchor (B - 1, or the K nearest for hard_simple), the "
+        "tau -> inf limit of infonce / hard.",
         minimum=0.0,
     )
     # -- train -------------------------------------------------------------------------------------
@@ -132,6 +134,19 @@ class TemperatureConfig:
         """``(n_train, n_test)`` of the digits split (scikit-learn's rounding)."""
         n_test = math.ceil(self.test_fraction * N_IMAGES)
         return N_IMAGES - n_test, n_test
+
+    def n_negatives(self) -> int:
+        """Negatives per anchor: B - 1, or the K nearest for hard and hard_simple."""
+        if self.kind in ("hard", "hard_simple"):
+            k = math.ceil(self.hard_fraction * (self.batch_size - 1) - 1e-9)
+            return min(self.batch_size - 1, max(1, k))
+        return self.batch_size - 1
+
+    def lam(self) -> float:
+        """lambda of the simple losses (``simple_lambda``, or 1/N when null)."""
+        if self.simple_lambda is None:
+            return 1.0 / self.n_negatives()
+        return float(self.simple_lambda)
 
     def n_rounds(self) -> int:
         """Evaluation rounds after the initialisation (the last one may be shorter)."""

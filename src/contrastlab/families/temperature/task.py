@@ -60,9 +60,9 @@ def contrastive_loss(z1: torch.Tensor, z2: torch.Tensor, cfg: TemperatureConfig)
     if kind == "hard":
         return hard_infonce_in_batch(z1, z2, cfg.temperature, cfg.hard_fraction)
     if kind == "simple":
-        return simple_in_batch(z1, z2, cfg.simple_lambda)
+        return simple_in_batch(z1, z2, cfg.lam())
     if kind == "hard_simple":
-        return hard_simple_in_batch(z1, z2, cfg.simple_lambda, cfg.hard_fraction)
+        return hard_simple_in_batch(z1, z2, cfg.lam(), cfg.hard_fraction)
     raise ValueError(f"loss.kind must be infonce, hard, simple or hard_simple, got {kind!r}")
 
 
@@ -175,11 +175,12 @@ class TemperatureTask(Task):
         ss = ("seed", "step")
         n_test = self.x_test.shape[1]
         k = n_hard(cfg.batch_size, cfg.hard_fraction)
+        lam = f"{cfg.lam():.4g}"
         loss_name = {
             "infonce": f"InfoNCE (tau = {cfg.temperature})",
             "hard": f"hard contrastive (tau = {cfg.temperature}, {k} nearest negatives)",
-            "simple": f"simple (lambda = {cfg.simple_lambda})",
-            "hard_simple": f"HardSimple (lambda = {cfg.simple_lambda}, {k} nearest negatives)",
+            "simple": f"simple (lambda = {lam})",
+            "hard_simple": f"HardSimple (lambda = {lam}, {k} nearest negatives)",
         }[cfg.kind]
 
         def f64(name):
