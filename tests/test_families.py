@@ -12,7 +12,7 @@ import xarray as xr
 
 from contrastlab.config import check_experiment
 from contrastlab.engine import DivergenceError, Engine
-from contrastlab.params import to_sections
+from contrastlab.params import fields_by_section, to_sections
 from contrastlab.pipeline import aggregate, claims, figure, synthesize, train
 from contrastlab.registry import Family, families, get_family
 from contrastlab.results import read_netcdf, write_netcdf
@@ -52,6 +52,8 @@ def test_registry_plug_is_complete():
         for fig in fam.figures:
             assert callable(fig.function()) and fig.caption and fig.label
         assert fam.tiny, f"{name}: a tiny config for these tests"
+        train_keys = [f.name for f in fields_by_section(fam.config_class)["train"]]
+        assert "checkpoint_every" in train_keys, f"{name}: train.checkpoint_every (engine)"
 
 
 def test_plugs_import_light():

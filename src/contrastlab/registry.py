@@ -162,3 +162,19 @@ def family_dir(name: str) -> Path:
     """Folder of a family's package (captions and other files live there)."""
     module = importlib.import_module(type(get_family(name)).__module__)
     return Path(module.__file__).parent
+
+
+def describe() -> str:
+    """Every registered family: paper, figures and config keys with defaults (for the docs)."""
+    from contrastlab.params import field_schema, fields_by_section
+
+    out = []
+    for name, fam in families().items():
+        out.append(f"{name}: {fam.title}  ({type(fam).__module__})")
+        out.append("  figures: " + ", ".join(f.name for f in fam.figures))
+        for section, flds in fields_by_section(fam.config_class).items():
+            for f in flds:
+                sch = field_schema(fam.config_class, f)
+                key = f.metadata.get("key") or f.name
+                out.append(f"  {section}.{key} = {sch['default']!r}: {sch['description']}")
+    return "\n".join(out)

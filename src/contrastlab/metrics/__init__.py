@@ -4,4 +4,5 @@ Modules:
     - :mod:`.probes` -- linear probes (closed-form ridge read-outs) and ROC AUC.
     - :mod:`.correlation` -- best |Pearson correlation| of a variable with units.
     - :mod:`.embedding` -- alignment, uniformity, tolerance of embeddings.
+    - :mod:`.subspace` -- principal angles between subspaces.
 """

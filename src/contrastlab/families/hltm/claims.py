@@ -56,7 +56,7 @@ def claims(agg: xr.Dataset) -> pd.DataFrame:
     """Claims table of the HLTM sweep.
 
     Args:
-        agg: the aggregated metrics: :func:`~contrastlab.families.hltm.train.train_hltm`'s
+        agg: the aggregated metrics: the HLTM task's (:mod:`contrastlab.families.hltm.task`)
             Dataset with sweep dims ``hid`` and ``delta_lower`` in front (a
             missing sweep dim is treated as a single value).
 
