@@ -12,18 +12,23 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import math
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jsonschema
 import yaml
 
+from contrastlab.errors import ContrastlabError
+
 # Joins the axes of a sweep point's label (``hid=2__delta_lower=0.9``). Not a comma:
 # the SLURM executor passes array-job wildcards as a comma-separated list.
 SEP = "__"
 
 
-class ConfigError(ValueError):
+class ConfigError(ContrastlabError, ValueError):
     """A config that cannot run; the message names the key."""
 
 
@@ -52,14 +57,97 @@ class SweepPoint:
     keys: dict = field(default_factory=dict)
 
 
-def load_yaml(path: str | Path) -> dict:
+class DuplicateKeyError(yaml.YAMLError):
+    """A YAML mapping that gives one key twice."""
+
+
+class StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with two YAML 1.2 fixes: a key given twice in one mapping is
+    an error (PyYAML keeps the last one silently), and ``1e-3`` is a number (YAML 1.1,
+    PyYAML's dialect, reads a float without a dot as a string)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise DuplicateKeyError(
+                    f"line {key_node.start_mark.line + 1}: duplicate key {key!r} (first given "
+                    f"at line {seen[key] + 1}); a key may appear once per mapping"
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(path: str | Path, what: str = "config file") -> dict:
+    """Read a YAML mapping with :class:`StrictLoader`; errors name the file and say what
+    is expected."""
     try:
         with open(path) as fh:
-            return yaml.safe_load(fh) or {}
+            data = yaml.load(fh, Loader=StrictLoader)
     except FileNotFoundError as err:
-        raise ConfigError(f"config file not found: {path}") from err
+        raise ConfigError(f"{what} not found: {path}") from err
+    except IsADirectoryError as err:
+        raise ConfigError(f"{what} {path} is a directory, not a YAML file") from err
+    except DuplicateKeyError as err:
+        raise ConfigError(f"{what} {path}, {err}") from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+        raise ConfigError(f"{what} {path} is not valid YAML: {err}") from err
+    if data is None:
+        raise ConfigError(
+            f"{what} {path} is empty: expected a YAML mapping with an `experiments:` section "
+            "(see config/config.yaml and config/README.md)"
+        )
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{what} {path} must be a YAML mapping (keys such as n_seeds, experiments), "
+            f"not a {type(data).__name__}"
+        )
+    return data
+
+
+def load_config_files(paths, overrides: dict | None = None) -> dict:
+    """The config of a run: the files in order (later keys win, nested sections merged),
+    then the ``--config KEY=VALUE`` overrides."""
+    config: dict = {}
+    for path in paths:
+        _merge(config, load_yaml(path))
+    _merge(config, dict(overrides or {}))
+    return config
+
+
+def _merge(base: dict, new: dict) -> None:
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            _merge(base[k], v)
+        else:
+            base[k] = copy.deepcopy(v)
+
+
+def _check_finite(node, where: str) -> None:
+    """NaN and infinity are numbers to JSON schema; never a sensible setting here."""
+    if isinstance(node, float) and not math.isfinite(node):
+        raise ConfigError(f"config error at {where}: {node} is not a finite number")
+    if isinstance(node, dict):
+        for k, v in node.items():
+            _check_finite(v, f"{where}.{k}" if where else str(k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _check_finite(v, f"{where}[{i}]")
 
 
 def _where(prefix: str, path) -> str:
@@ -110,11 +198,50 @@ def full_schema(schema_path: str | Path) -> dict:
     return schema
 
 
-def validate_config(config: dict, schema_path: str | Path) -> dict:
+def machine_memory_bytes() -> int:
+    """Physical memory of this machine (0 if unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def _gb(n: float) -> str:
+    return f"{n / 2**30:.3g} GiB"
+
+
+def _check_memory(cfg, name: str, label: str, n_seeds: int, limit: float) -> None:
+    """Refuse a job whose estimated memory exceeds ``limit`` bytes, naming the key."""
+    estimate = getattr(cfg, "memory_estimate", None)
+    if estimate is None or limit <= 0:
+        return
+    parts = estimate(n_seeds)
+    total = sum(parts.values())
+    if total > limit:
+        key = max(parts, key=parts.get)
+        point = f" (sweep point {label})" if label != "base" else ""
+        raise ConfigError(
+            f"config error at experiments.{name}.{key}{point}: one training job would need "
+            f"about {_gb(total)} "
+            f"of memory ({_gb(parts[key])} from {key} with {n_seeds} seeds), more than the "
+            f"limit of {_gb(limit)} (max_job_memory_gb; default: this machine's memory). "
+            "Reduce it, or raise max_job_memory_gb if your compute nodes have more."
+        )
+
+
+def validate_config(config: dict, schema_path: str | Path, warn=None) -> dict:
     """Validate ``config`` against the schema and return it with defaults filled in.
 
-    Every sweep point is validated too, and the family's cross-field rules
-    (the config class's ``check()``) run on it.
+    Every sweep point is validated too: the schema, the family's cross-field
+    rules (the config class's ``check()``) and the job's estimated memory
+    (``memory_estimate()``) against ``max_job_memory_gb``. Numbers must be
+    finite; at least one experiment must be active.
+
+    Args:
+        config: the merged config (e.g. from :func:`load_config_files`).
+        schema_path: the workflow's JSON schema file.
+        warn: called with each warning (settings that run but do little, e.g.
+            ``epochs: 0``); default: ignore.
 
     Raises:
         ConfigError: naming the first bad key (and the sweep point).
@@ -124,8 +251,16 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     schema = full_schema(schema_path)
     defs = schema["$defs"]
     config = copy.deepcopy(config)
+    _check_finite(config, "")
     _raise_first(jsonschema.Draft202012Validator(schema), config, "")
     _fill_defaults(schema, config, defs)
+    if not active_experiments(config):
+        raise ConfigError(
+            "config error at experiments: every experiment has activate: false; "
+            "nothing would run (set activate: true on at least one)"
+        )
+    limit = config.get("max_job_memory_gb")
+    limit = limit * 2**30 if limit is not None else machine_memory_bytes()
     for name, exp in config["experiments"].items():
         family = exp["family"]
         sub = {"$defs": defs, "$ref": f"#/$defs/{family}"}
@@ -144,6 +279,11 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
                     check()
                 except ValueError as err:
                     raise ConfigError(f"config error at {where}: {err}") from None
+            if exp.get("activate", True):
+                _check_memory(cfg, name, point.label, config["n_seeds"], limit)
+            if warn is not None and exp.get("activate", True):
+                for msg in getattr(cfg, "warnings", lambda: [])():
+                    warn(f"config warning at {where}: {msg}")
     return config
 
 
@@ -222,6 +362,19 @@ def expand_experiment(name: str, exp: dict) -> list[SweepPoint]:
             SweepPoint(name, label, values, cfg, data_label, dict(zip(axes, keys, strict=True)))
         )
     return points
+
+
+def check_writable(dirs) -> None:
+    """Refuse to start when an output folder (or the working directory, where one is
+    still to be made) is not writable, instead of failing inside a job."""
+    for d in dirs:
+        path = Path(d)
+        target = path if path.exists() else Path(".")
+        if not os.access(target, os.W_OK):
+            raise ConfigError(
+                f"{target.resolve()} is not writable: the workflow writes {d}/ there "
+                "(check its permissions, or run from a writable copy with --directory)"
+            )
 
 
 def active_experiments(config: dict) -> dict:

@@ -11,7 +11,7 @@ the :class:`Engine` owns the loop:
             for batch in task.batches(r):
                 loss = task.loss(batch)          # (seed,)
                 loss.sum().backward(); optimizer.step()
-            check: loss and weights finite (else DivergenceError)
+            check: loss and weights finite, |w| <= max_abs_weight (else DivergenceError)
             progress line (round, loss, speed, ETA); checkpoint every k rounds
 
 A round is what a family evaluates after: ``eval_every`` steps (Wen & Li) or
@@ -43,10 +43,11 @@ import torch
 
 from contrastlab import __version__
 from contrastlab.checkpoint import fingerprint, load_checkpoint, save_checkpoint
+from contrastlab.errors import ContrastlabError
 from contrastlab.utils import generator
 
 
-class DivergenceError(RuntimeError):
+class DivergenceError(ContrastlabError, RuntimeError):
     """Training produced a non-finite loss or weight; the message says where."""
 
 
@@ -165,6 +166,8 @@ class Engine:
         checkpoint_path: where to save/resume (None: never).
         checkpoint_every: rounds between two checkpoints.
         device: the device trained on (its type is part of the fingerprint).
+        max_abs_weight: a weight larger than this in absolute value counts as diverged
+            (the models here start at |w| < 1 and stay within a few units).
     """
 
     def __init__(
@@ -176,6 +179,7 @@ class Engine:
         checkpoint_path=None,
         checkpoint_every: int = 1,
         device: str | torch.device = "cpu",
+        max_abs_weight: float = 1e6,
     ) -> None:
         if checkpoint_every < 1:
             raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
@@ -184,6 +188,7 @@ class Engine:
         self.log = log
         self.checkpoint_path = checkpoint_path
         self.checkpoint_every = checkpoint_every
+        self.max_abs_weight = float(max_abs_weight)
         job = {
             "family": task.family,
             "config": config,
@@ -218,13 +223,18 @@ class Engine:
                 "lower train.lr (or check the data) and rerun"
             )
         for name, p in task.parameters().items():
-            finite = torch.isfinite(p.detach()).reshape(p.shape[0], -1).all(-1)
-            if not finite.all():
-                s = int((~finite).nonzero()[0])
+            big = p.detach().abs().reshape(p.shape[0], -1).amax(-1)
+            bad = ~torch.isfinite(big) | (big > self.max_abs_weight)
+            if bad.any():
+                s = int(bad.nonzero()[0])
+                what = (
+                    "became non-finite"
+                    if not torch.isfinite(big[s])
+                    else f"exploded (|w| = {big[s].item():.3g} > {self.max_abs_weight:g})"
+                )
                 raise DivergenceError(
-                    f"{self.where}, seed {task.seeds[s]}: weights {name!r} became non-finite "
-                    f"by step {first_step + losses.shape[0]} (round {r + 1}); lower train.lr "
-                    "and rerun"
+                    f"{self.where}, seed {task.seeds[s]}: weights {name!r} {what} by step "
+                    f"{first_step + losses.shape[0]} (round {r + 1}); lower train.lr and rerun"
                 )
 
     def run(self):

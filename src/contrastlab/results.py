@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from contrastlab.errors import ResultFileError
+
 
 def cf(long_name: str, units: str = "1") -> dict:
     """CF attributes of a variable: ``long_name`` and ``units`` ("1" = dimensionless)."""
@@ -49,9 +51,23 @@ def write_netcdf(ds: xr.Dataset, path: str | Path) -> None:
 
 
 def read_netcdf(path: str | Path) -> xr.Dataset:
-    """Load a dataset fully into memory and close the file."""
-    with xr.open_dataset(path, engine="netcdf4") as ds:
-        return ds.load()
+    """Load a dataset fully into memory and close the file.
+
+    Raises:
+        ResultFileError: the file is missing or unreadable; the message names it and
+            says what to do.
+    """
+    try:
+        with xr.open_dataset(path, engine="netcdf4") as ds:
+            return ds.load()
+    except FileNotFoundError:
+        raise ResultFileError(f"result file {path} is missing; rerun the workflow") from None
+    except (OSError, ValueError, RuntimeError, KeyError) as err:
+        raise ResultFileError(
+            f"result file {path} cannot be read as netCDF ({type(err).__name__}: {err}); "
+            "it is truncated or corrupted: delete it and rerun, and Snakemake makes it again "
+            "(and only what depends on it)"
+        ) from None
 
 
 def combine_points(

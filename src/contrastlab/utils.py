@@ -101,12 +101,12 @@ def provenance(config: dict, seeds, device: str = "", wall_time_s: float | None 
     return attrs
 
 
-def atomic_torch_save(obj, path: str | Path) -> None:
-    """``torch.save`` to a temporary file, then rename: a kill never leaves half a file."""
+def atomic_write_bytes(data: bytes, path: str | Path) -> None:
+    """Write to a temporary file, then rename: a kill never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
+    tmp.write_bytes(data)
     os.replace(tmp, path)
 
 
@@ -121,4 +121,16 @@ def job_logger(path: str | Path):
     def log(msg: str) -> None:
         fh.write(f"[{datetime.now().isoformat(timespec='seconds')}] {msg}\n")
 
+    default_hook = sys.excepthook
+
+    def hook(kind, err, tb):
+        """Errors the user can act on end the log with their one-line message."""
+        from contrastlab.errors import ContrastlabError
+
+        if isinstance(err, ContrastlabError):
+            log(f"error: {err}")
+        else:
+            default_hook(kind, err, tb)
+
+    sys.excepthook = hook
     return log

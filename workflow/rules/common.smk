@@ -6,20 +6,30 @@ from pathlib import Path
 # (each script under workflow/scripts/ does the same for its own process).
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from contrastlab.config import ConfigError, validate_config, sweep_points, seeds
+from contrastlab.config import (
+    ConfigError,
+    check_writable,
+    load_config_files,
+    validate_config,
+    sweep_points,
+    seeds,
+)
 from contrastlab.registry import get_family as registered_family
 
-# A --configfile given on the command line REPLACES config/config.yaml instead of being
-# merged into it (Snakemake's default), so that experiments it does not declare do not
-# run; --config KEY=VALUE still overrides single keys.
-if workflow.config_settings.configfiles:
-    config.clear()
-    config.update(workflow.config_settings.overwrite_config)
-
+# The config files are read again with contrastlab's strict YAML loader (a duplicate key
+# is an error, 1e-3 is a number). A --configfile given on the command line REPLACES
+# config/config.yaml instead of being merged into it (Snakemake's default), so that
+# experiments it does not declare do not run; --config KEY=VALUE still overrides keys.
 try:
     config = validate_config(
-        config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
+        load_config_files(
+            workflow.config_settings.configfiles or workflow.configfiles,
+            workflow.config_settings.config,
+        ),
+        Path(workflow.basedir) / "workflow/schemas/config.schema.yaml",
+        warn=logger.warning,
     )
+    check_writable(["results", "logs", "checkpoints", ".snakemake"])
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 

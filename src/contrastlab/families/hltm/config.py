@@ -72,7 +72,7 @@ class HLTMConfig:
         0.0, "loss", "Margin d0^2 of the soft-triplet loss [design].", minimum=0
     )
     # train
-    lr: float = param(0.1, "train", "Plain SGD learning rate.", minimum=0)
+    lr: float = param(0.1, "train", "Plain SGD learning rate.", exclusive_minimum=0)
     epochs: int = param(15, "train", "Training epochs (metrics at 0..epochs).", minimum=0)
     samples_per_epoch: int = param(64000, "train", "Fresh samples per epoch.", minimum=2)
     batch_size: int = param(128, "train", "SGD mini-batch size.", minimum=2)
@@ -96,3 +96,27 @@ class HLTMConfig:
                 f"train.batch_size ({self.batch_size}) must be <= train.samples_per_epoch "
                 f"({self.samples_per_epoch})"
             )
+
+    def warnings(self) -> list[str]:
+        """Settings that run but train nothing."""
+        out = []
+        if self.epochs == 0:
+            out.append("train.epochs is 0: only the initialisation is evaluated")
+        return out
+
+    def memory_estimate(self, n_seeds: int) -> dict[str, float]:
+        """Bytes a training job needs, by the key that sets each part (rough: one epoch's
+        triplets as random draws, bits and float inputs; the weights with their gradients
+        and block-diagonal copies; the metrics' activations and Jacobians per chunk)."""
+        b, L, hid = self.num_children, self.depth, self.hid
+        n_nodes = sum(b**lv for lv in range(L + 1))
+        n_latent, n_leaves = n_nodes - b**L, b**L
+        nodes_per_height = [b ** (L - h) for h in range(1, L + 1)]
+        weights = sum(n * hid * b * hid * 4 * (3 + n) for n in nodes_per_height)
+        return {
+            "train.samples_per_epoch": n_seeds
+            * self.samples_per_epoch
+            * 3.0
+            * (4 + n_nodes + 4 * n_leaves),
+            "model.hid": n_seeds * (weights + 512.0 * n_latent * hid * (hid + 8) * 4),
+        }

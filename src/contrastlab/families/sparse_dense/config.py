@@ -87,3 +87,16 @@ class SparseDenseConfig:
             raise ValueError(
                 f"train.batch_size ({self.batch_size}) must be <= data.n_train ({self.n_train})"
             )
+
+    def memory_estimate(self, n_seeds: int) -> dict[str, float]:
+        """Bytes a training job needs, by the key that sets each part (rough: the data
+        as read and as tensors, the weights with Adam's state, one step's activations)."""
+        per_sample = self.d1 * 4 + self.d  # float32 x, int8 z
+        return {
+            "data.n_train": 3.0 * n_seeds * self.n_train * per_sample,
+            "data.n_eval": 3.0 * n_seeds * self.n_eval * per_sample,
+            "model.width": n_seeds
+            * self.width
+            * (5.0 * 4 * self.d1 + 32 * self.batch_size + 24 * self.n_eval),
+            "train.batch_size": n_seeds * self.batch_size * (16.0 * self.batch_size + 12 * self.d1),
+        }
