@@ -42,8 +42,10 @@ BAD = {
     "lr negative": (lambda c: wenli(c)["train"].update(lr=-1), "experiments.wenli.train.lr"),
     "d > d1": (lambda c: wenli(c)["data"].update(d=60), "data.d (60) must be <= data.d1"),
     "delta_lower > delta_upper in one point": (
-        lambda c: hltm(c)["sweep"].update({"data.delta_lower": [0.7, 0.95]})
-        or hltm(c)["data"].update(delta_upper=0.9),
+        lambda c: (
+            hltm(c)["sweep"].update({"data.delta_lower": [0.7, 0.95]})
+            or hltm(c)["data"].update(delta_upper=0.9)
+        ),
         "sweep point hid=2__delta_lower=0.95",
     ),
     "batch > data": (

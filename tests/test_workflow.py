@@ -1,7 +1,10 @@
 """End to end: Snakemake on the tiny config in a temporary directory."""
 
+import html
 import json
 import os
+import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -60,6 +63,7 @@ def test_figures_and_claims(finished_run):
         assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     tsv = (finished_run / "results/claims/wenli.tsv").read_text().splitlines()
     assert tsv[0].split("\t")[-1] == "verdict" and len(tsv) == 4  # header + 3 claims
+    assert tsv[0].split("\t")[:4] == ["paper", "source", "setting", "claim"]
     assert all(
         line.split("\t")[-1] in {"supported", "contradicted", "inconclusive"} for line in tsv[1:]
     )
@@ -85,10 +89,69 @@ def test_report_embeds_figures_and_claims(finished_run):
     html = (finished_run / "report.html").read_text()
     needles = ["wenli.html", "hltm.html"]
     for family in ("sparse_dense", "hltm"):
-        needles.append(get_family(family).title.replace("&", "&amp;"))  # report categories
+        needles.append(json.dumps(get_family(family).title))  # a report category
         needles += [f"{fig}.svg" for fig in figure_names(family)]
     for needle in needles:
         assert needle in html, needle
+
+
+def chromium() -> str:
+    """A headless Chromium: installed from Debian's apt when running as root."""
+    exe = shutil.which("chromium")
+    if exe:
+        return exe
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("no chromium, and not root with apt-get to install it")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    res = subprocess.run(
+        ["apt-get", "install", "-y", "-q", "chromium"], capture_output=True, text=True, env=env,
+        timeout=900,
+    )  # fmt: skip
+    if res.returncode != 0 or not shutil.which("chromium"):
+        pytest.skip(f"apt-get install chromium failed: {res.stderr[-500:]}")
+    return shutil.which("chromium")
+
+
+def render(exe: str, url: str, tmp: Path) -> str:
+    """The DOM after the page's scripts ran, as a headless browser shows it."""
+    res = subprocess.run(
+        [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         f"--user-data-dir={tmp}", "--virtual-time-budget=10000", "--dump-dom", url],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    return res.stdout
+
+
+def visible_text(dom: str) -> str:
+    dom = re.sub(r"<(script|style)\b.*?</\1>", " ", dom, flags=re.S)
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom)))
+
+
+def test_report_renders_in_a_real_browser(finished_run, tmp_path):
+    """The report opens (JavaScript run by Chromium) on the verdict summary; every claims
+    table and figure is in it, and the summary page shows every experiment's claims."""
+    exe = chromium()
+    report = finished_run / "report.html"
+    if not report.exists():
+        assert run_snakemake(finished_run, "--report", "report.html").returncode == 0
+    dom = render(exe, report.as_uri(), tmp_path / "a")
+    menu = visible_text(dom)
+    assert "Summary of the papers' claims" in menu
+    assert menu.index("Summary of the papers' claims") < min(
+        menu.index(get_family(f).title) for f in ("sparse_dense", "hltm")
+    )  # the first category
+    for exp, family in (("wenli", "sparse_dense"), ("hltm", "hltm")):
+        assert f"results/claims/{exp}.html" in dom
+        for fig in figure_names(family):
+            assert f"results/figures/{exp}/{fig}.svg" in dom
+    summary = visible_text(render(exe, (finished_run / "results/summary.html").as_uri(),
+                                  tmp_path / "b"))  # fmt: skip
+    assert "supported" in summary and "seeds_needed" in summary
+    for exp in ("wenli", "hltm"):
+        tsv = (finished_run / f"results/claims/{exp}.tsv").read_text().splitlines()[1:]
+        for line in tsv:
+            assert line.split("\t")[3] in summary  # every claim, in words
 
 
 def test_rerun_is_a_no_op_and_bad_config_loses_nothing(finished_run, tmp_path):

@@ -280,7 +280,7 @@ def validate_config(config: dict, schema_path: str | Path, warn=None) -> dict:
                 except ValueError as err:
                     raise ConfigError(f"config error at {where}: {err}") from None
             if exp.get("activate", True):
-                _check_memory(cfg, name, point.label, config["n_seeds"], limit)
+                _check_memory(cfg, name, point.label, len(seeds(config, name)), limit)
             if warn is not None and exp.get("activate", True):
                 for msg in getattr(cfg, "warnings", lambda: [])():
                     warn(f"config warning at {where}: {msg}")
@@ -382,9 +382,13 @@ def active_experiments(config: dict) -> dict:
     return {n: e for n, e in config["experiments"].items() if e.get("activate", True)}
 
 
-def seeds(config: dict) -> list[int]:
-    """The seed list of the config."""
-    return [config["base_seed"] + i for i in range(config["n_seeds"])]
+def seeds(config: dict, experiment: str | None = None) -> list[int]:
+    """The seed list of an experiment (its own ``n_seeds`` if it sets one, else the
+    top-level one), or of the config's top level."""
+    n = config["n_seeds"]
+    if experiment is not None:
+        n = config["experiments"][experiment].get("n_seeds") or n
+    return [config["base_seed"] + i for i in range(n)]
 
 
 def sweep_points(config: dict) -> list[SweepPoint]:

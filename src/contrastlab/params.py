@@ -24,7 +24,7 @@ from dataclasses import MISSING, field
 from typing import Any
 
 # Keys every experiment has, outside the sections.
-TOP_LEVEL = ("activate", "family", "sweep")
+TOP_LEVEL = ("activate", "family", "n_seeds", "sweep")
 
 
 def param(
@@ -151,6 +151,13 @@ def family_schema(name: str, title: str, cls: type) -> dict:
             "description": "false skips the experiment.",
         },
         "family": {"const": name},
+        "n_seeds": {
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "maximum": 1024,
+            "default": None,
+            "description": "Seeds of this experiment; null = the top-level n_seeds.",
+        },
     }
     for section, flds in fields_by_section(cls).items():
         props[section] = {

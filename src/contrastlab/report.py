@@ -1,36 +1,100 @@
-"""HTML pieces of the Snakemake report that the package renders (the claims pages)."""
+"""HTML pieces of the Snakemake report that the package renders: the claims pages and
+the front-page summary of verdicts."""
 
 from __future__ import annotations
 
 import html
+import math
 
 import pandas as pd
 from docutils.core import publish_parts
 
 VERDICT_COLOURS = {"supported": "#d4edda", "contradicted": "#f8d7da", "inconclusive": "#fff3cd"}
 
+STYLE = (
+    "body{font-family:sans-serif}table{border-collapse:collapse}"
+    "td,th{border:1px solid #999;padding:4px 8px;vertical-align:top}"
+)
 
-def claims_html(table: pd.DataFrame, title: str, description_rst: str = "") -> str:
-    """A self-contained HTML page: the family's description, then its claims table
-    with the verdicts coloured."""
-    fmt = table.copy()
-    for col in ("mean_diff", "ci_low", "ci_high", "cohens_d"):
-        if col in fmt:
-            fmt[col] = fmt[col].map(lambda v: f"{v:.3g}")
+HOW = (
+    "<p>Each claim was declared in the family's code before the run: its quantity "
+    "(positive = as the paper claims), its test, the one-sided level alpha and the smallest "
+    "effect that counts. <b>supported</b>: significant in the claimed direction with an "
+    "effect of at least min_effect; <b>contradicted</b>: the same in the opposite direction; "
+    "<b>inconclusive</b>: neither. Settings of one seed share its data and initial draw, so "
+    "they are compared per seed (paired); other sweep axes are blocks (<i>blocks</i>: in how "
+    "many the mean effect has the claimed sign). <i>effect</i>: mean per-seed difference "
+    "with its 95% t-interval; <i>seeds_needed</i>: seeds a one-sided paired t-test needs for "
+    "power 0.8 at the observed effect and spread (never: a zero effect); <i>degenerate</i>: "
+    "seeds whose runs collapsed.</p>"
+)
+
+
+def _fmt(col: str, v) -> str:
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "—"
+        if col == "seeds_needed":
+            return "never" if math.isinf(v) else f"{int(v)}"
+        if col == "p_value":
+            return f"{v:.2g}"
+        return f"{v:.3g}"
+    return str(v)
+
+
+def table_html(table: pd.DataFrame, colour_by: str | None = "verdict") -> str:
+    """An HTML table of a DataFrame, rows coloured by verdict."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
     rows = []
-    for _, r in fmt.iterrows():
-        cells = "".join(f"<td>{html.escape(str(r[c]))}</td>" for c in fmt.columns)
-        colour = VERDICT_COLOURS.get(r.get("verdict"), "#fff")
+    for _, r in table.iterrows():
+        cells = "".join(f"<td>{html.escape(_fmt(c, r[c]))}</td>" for c in table.columns)
+        colour = VERDICT_COLOURS.get(r.get(colour_by), "#fff") if colour_by else "#fff"
         rows.append(f'<tr style="background:{colour}">{cells}</tr>')
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in fmt.columns)
-    about = publish_parts(description_rst, writer_name="html")["body"] if description_rst else ""
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def page(title: str, body: str) -> str:
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif}}"
-        "table{border-collapse:collapse}td,th{border:1px solid #999;padding:4px 8px}"
-        "</style></head><body>"
-        f"<h2>{html.escape(title)}</h2>{about}<p>Verdict from a 95% t-interval of the mean "
-        "per-seed difference (positive = as the paper claims): supported if it lies above 0, "
-        "contradicted if below 0, else inconclusive. cohens_d = mean / sd of the differences.</p>"
-        f"<table><tr>{head}</tr>{''.join(rows)}</table></body></html>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
+        f"<h2>{html.escape(title)}</h2>{body}</body></html>"
     )
+
+
+def rst_html(text: str) -> str:
+    return publish_parts(text, writer_name="html")["body"] if text else ""
+
+
+def claims_html(table: pd.DataFrame, title: str, description_rst: str = "") -> str:
+    """A self-contained HTML page: the family's description, then its claims table."""
+    return page(title, rst_html(description_rst) + HOW + table_html(table))
+
+
+def summary_html(tables: dict[str, pd.DataFrame], families: dict[str, str]) -> str:
+    """The front page: per experiment the count of verdicts, then every claim.
+
+    Args:
+        tables: ``{experiment: claims table}``.
+        families: ``{experiment: paper title}``.
+    """
+    from contrastlab.claims import VERDICTS
+
+    counts = []
+    for exp, t in tables.items():
+        vc = t["verdict"].value_counts()
+        counts.append({"experiment": exp, "paper": families.get(exp, ""),
+                       **{v: int(vc.get(v, 0)) for v in VERDICTS}})  # fmt: skip
+    body = [
+        "<p>What this run's data say about each paper's claims. Every number was produced "
+        "by this run. The figures behind each experiment are in its category of the report "
+        "(menu on the left); its claims page there says what is the paper's setting and "
+        "what is our design.</p>",
+        table_html(pd.DataFrame(counts), colour_by=None),
+    ]
+    cols = ["source", "setting", "claim", "test", "n_seeds", "effect", "ci_low",
+            "ci_high", "p_value", "seeds_needed", "degenerate", "verdict"]  # fmt: skip
+    for exp, t in tables.items():
+        body.append(f"<h3>{html.escape(exp)} ({html.escape(families.get(exp, ''))})</h3>")
+        body.append(table_html(t[[c for c in cols if c in t.columns]]))
+    body.append(HOW)
+    return page("Summary: the papers' claims against this run", "".join(body))

@@ -186,7 +186,20 @@ class TestClaims:
         assert (table["paper"] == "Tian et al. 2020").all()
         assert (table["n_seeds"] == 3).all()
         cov_row = table[table["claim"].str.contains("covariance")].iloc[0]
-        assert cov_row["mean_diff"] == pytest.approx(3.0)  # three orders of magnitude
+        assert cov_row["effect"] == pytest.approx(3.0)  # three orders of magnitude
+        assert (table["source"].str.startswith("Sec. 6")).all() and (
+            table["setting"] == "paper"
+        ).all()
+        assert not table["degenerate"].any()
+
+    def test_collapsed_seeds_are_flagged(self):
+        agg = fake_agg()
+        root = 0
+        dead = agg["best_corr"].loc[dict(hid=2, seed=1, node=root)].copy()
+        agg["best_corr"].loc[dict(hid=2, seed=1, node=root)] = dead * 0  # root units died
+        table = hltm_claims(agg)
+        assert (table["degenerate"] == "1 of 3 seeds collapsed (root units died; hid 2; "
+                "delta_lower 0.7, 0.8, 0.9)").all()  # fmt: skip
 
     def test_all_contradicted(self):
         table = hltm_claims(fake_agg(sign=-1))

@@ -41,3 +41,28 @@ rule claims_table:
         family=get_family,
     script:
         "../scripts/claims_table.py"
+
+
+rule claims_summary:
+    """The report's front page: per experiment the count of verdicts, then every claim."""
+    input:
+        expand("results/claims/{experiment}.tsv", experiment=EXPERIMENTS),
+    output:
+        report(
+            "results/summary.html",
+            caption="../report/summary.rst",
+            category=SUMMARY_CATEGORY,
+            labels={"figure": "summary of the claims"},
+        ),
+    log:
+        "logs/claims_summary/summary.log",
+    conda:
+        "../../envs/analysis.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        experiments=list(EXPERIMENTS),
+        titles={exp: family_of(exp).title for exp in EXPERIMENTS},
+    script:
+        "../scripts/claims_summary.py"

@@ -33,7 +33,7 @@ try:
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
-SEEDS = seeds(config)
+SEEDS = {exp: seeds(config, exp) for exp in config["experiments"]}
 POINTS = {(p.experiment, p.label): p for p in sweep_points(config)}
 EXPERIMENTS = {}
 for _p in POINTS.values():
@@ -54,6 +54,10 @@ wildcard_constraints:
     point="[^/]+",
     data_point="[^/]+",
     figure="[A-Za-z0-9_]+",
+
+
+# The report's front page sorts first (the report lists categories alphabetically).
+SUMMARY_CATEGORY = "0 · Summary of the papers' claims"
 
 
 def get_family(wildcards):
@@ -86,6 +90,10 @@ def train_mem_mb(wildcards, attempt):
 def train_runtime(wildcards, attempt):
     """Minutes of a training job; grows with each --retries attempt."""
     return 60 * attempt
+
+
+def get_seeds(wildcards):
+    return SEEDS[wildcards.experiment]
 
 
 def get_point(wildcards):
@@ -135,7 +143,7 @@ def train_gpus(wildcards):
 
 
 def get_final_output():
-    out = []
+    out = ["results/summary.html"]
     for exp in EXPERIMENTS:
         out.append(f"results/claims/{exp}.tsv")
         out.append(f"results/claims/{exp}.html")

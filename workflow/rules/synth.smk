@@ -12,6 +12,6 @@ rule synth_data:
         runtime=10,
     params:
         config=get_data_config,
-        seeds=SEEDS,
+        seeds=get_seeds,
     script:
         "../scripts/synth_data.py"

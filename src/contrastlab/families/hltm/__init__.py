@@ -57,8 +57,10 @@ class HLTM(Family):
             "root correlation",
             "Best correlation of the root node with the root latent at initialisation and "
             "after training, for every ``hid`` (over-parameterisation) and ``delta_lower`` "
-            "(polarity). The paper reports that training, more ``hid`` and stronger polarity "
-            "all raise it.",
+            "(polarity); points and bars: mean ±1 sd over seeds, dots: single trained seeds, "
+            "red crosses: seeds whose root units died (collapsed, best \\|corr\\| < 0.05), "
+            "counted in the claims table's *degenerate* column. The paper reports that "
+            "training, more ``hid`` and stronger polarity all raise it.",
         ),
         Figure(
             "hltm_cov_op",

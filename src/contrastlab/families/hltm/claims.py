@@ -1,29 +1,26 @@
-"""The qualitative claims of Tian et al. 2020, Sec. 6 (HLTM), checked on a sweep.
+"""The qualitative claims of Tian et al. 2020, Sec. 6 (HLTM), decided on a sweep.
 
-Every claim becomes per-seed differences (positive = as the paper says) fed to
-:func:`contrastlab.claims.paired_claim`, which gives the verdict from a 95%
-t-interval over seeds; nothing is forced. A seed's difference averages over
-the sweep cells the claim does not compare (the other sweep axis), so
-``n_seeds`` is the number of seeds, and for one seed all cells share the tree
-and data streams (see :mod:`contrastlab.families.hltm.data`), which makes the
-comparisons paired.
+Each claim is declared below (:data:`CLAIMS`: quantity, direction, test, alpha, minimum
+effect) before any run, and decided by :mod:`contrastlab.claims` using the sweep's design:
+for one seed all cells of the sweep share the tree and data streams (see
+:mod:`contrastlab.families.hltm.data`), so comparisons are paired per seed, and the other
+sweep axis is a block:
 
-Claims (paper = "Tian et al. 2020"):
+1. training raises the root correlation: best_corr(root, last epoch) - (epoch 0), paired t
+   over seeds, every (hid, delta_lower) cell a block;
+2. more over-parameterisation gives a higher root correlation: Page's trend test over the
+   ``hid`` levels, blocks = seed x delta_lower;
+3. stronger polarity gives a higher root correlation: Page's test over ``delta_lower``,
+   blocks = seed x hid;
+4. latents nearer the root are harder: Page's test of the final mean best corr falling with
+   height (1 = parents of the leaves .. L = root), blocks = seed x sweep cell;
+5. the covariance operator grows during training: log10(cov_op_norm(root, last) / (epoch 0)),
+   paired t, with a minimum effect of one order of magnitude.
 
-1. training raises the root correlation: best_corr(root, last epoch) -
-   best_corr(root, epoch 0);
-2. more over-parameterisation gives a higher root correlation:
-   best_corr(root, last epoch) at the largest ``hid`` - at the smallest;
-3. stronger polarity gives a higher root correlation: the same across
-   ``delta_lower`` (largest - smallest);
-4. latents nearer the root are harder (lower correlation): mean best corr at
-   height 1 - mean best corr at the root height, last epoch;
-5. the covariance operator grows during training: log10(cov_op_norm(root,
-   last) / cov_op_norm(root, 0)).
-
-A sweep axis with a single value (or missing) makes claim 2 or 3 impossible
-to test: its row is kept, with no differences, so ``n_seeds = 0`` and the
-verdict is ``inconclusive``.
+Degenerate runs: a seed *collapses* in a cell when its root units die (final root best_corr
+below :data:`COLLAPSED`); the rows count such seeds (mostly at hid = 2) instead of hiding
+them in a wider interval. An axis with a single value (or missing) leaves its claim
+inconclusive with n = 0.
 """
 
 from __future__ import annotations
@@ -32,24 +29,65 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from contrastlab.claims import claims_frame, paired_claim
+from contrastlab.claims import Claim, claims_frame, contrast, trend
 
 PAPER = "Tian et al. 2020"
 SWEEP_DIMS = ("hid", "delta_lower")
+COLLAPSED = 0.05  # final root best |corr| below this: the root units died
 
 
-def _per_seed(da: xr.DataArray) -> np.ndarray:
-    """Average over every dim but ``seed`` (NaN-aware), one value per seed."""
-    other = [d for d in da.dims if d != "seed"]
-    return da.mean(dim=other, skipna=True).transpose("seed").values
+def _claim(text: str, quantity: str, test: str, min_effect: float = 0.0) -> Claim:
+    return Claim(PAPER, text, "Sec. 6 (root-correlation table)", "paper", quantity, test,
+                 alpha=0.05, min_effect=min_effect)  # fmt: skip
 
 
-def _extreme_diff(da: xr.DataArray, dim: str) -> np.ndarray:
-    """Per-seed (largest - smallest value of ``dim``), or empty if ``dim`` has < 2 values."""
-    if dim not in da.dims or da.sizes[dim] < 2:
-        return np.array([])
-    vals = np.sort(da[dim].values)
-    return _per_seed(da.sel({dim: vals[-1]}) - da.sel({dim: vals[0]}))
+CLAIMS = {
+    "training": _claim(
+        "training raises the correlation of the root node with the root latent",
+        "best_corr(root): last epoch - epoch 0, per seed (blocks: sweep cells)",
+        "paired_t",
+    ),
+    "hid": _claim(
+        "more over-parameterisation (hid) gives higher root correlation",
+        "best_corr(root, last epoch) rising with hid (effect: largest - smallest hid)",
+        "page",
+    ),
+    "polarity": _claim(
+        "stronger polarity (larger delta_lower) gives higher root correlation",
+        "best_corr(root, last epoch) rising with delta_lower (effect: largest - smallest)",
+        "page",
+    ),
+    "depth": _claim(
+        "latents nearer the root are harder (lower correlation)",
+        "mean best_corr at the last epoch falling with height (effect: height 1 - root)",
+        "page",
+    ),
+    "cov_op": _claim(
+        "the covariance operator of the root grows during training",
+        "log10(cov_op_norm(root): last epoch / epoch 0), per seed (blocks: sweep cells)",
+        "paired_t",
+        min_effect=1.0,  # "orders of magnitude": at least one
+    ),
+}
+
+
+def collapsed_seeds(agg: xr.Dataset) -> xr.DataArray:
+    """Per sweep cell and seed: the root units died (final root best_corr < COLLAPSED)."""
+    root = int(agg["node"].values[np.argmax(agg["node_height"].values)])
+    return agg["best_corr"].sel(node=root).isel(epoch=-1) < COLLAPSED
+
+
+def _collapse_note(collapsed: xr.DataArray) -> str:
+    by_seed = collapsed.any([d for d in collapsed.dims if d != "seed"])
+    n = int(by_seed.sum())
+    if not n:
+        return ""
+    where = []
+    for dim in SWEEP_DIMS:
+        if dim in collapsed.dims:
+            hit = collapsed.any([d for d in collapsed.dims if d != dim])
+            where.append(f"{dim} {', '.join(str(v) for v in collapsed[dim].values[hit.values])}")
+    return f"{n} of {by_seed.size} seeds collapsed (root units died; {'; '.join(where)})"
 
 
 def claims(agg: xr.Dataset) -> pd.DataFrame:
@@ -70,46 +108,26 @@ def claims(agg: xr.Dataset) -> pd.DataFrame:
     first, last = agg["epoch"].values.min(), agg["epoch"].values.max()
     corr_root = agg["best_corr"].sel(node=root)
     final = corr_root.sel(epoch=last)
-    heights = agg["height"].values
     by_height = agg["best_corr_height"].sel(epoch=last)
     cov_root = agg["cov_op_norm"].sel(node=root)
     with np.errstate(divide="ignore", invalid="ignore"):
         growth = np.log10(cov_root.sel(epoch=last) / cov_root.sel(epoch=first))
+    note = _collapse_note(collapsed_seeds(agg))
+
+    def ordered(da: xr.DataArray, dim: str) -> xr.DataArray:
+        return da.sortby(dim) if dim in da.dims else da
 
     rows = [
-        paired_claim(
-            PAPER,
-            "training raises the correlation of the root node with the root latent",
-            f"best_corr(root): epoch {last} - epoch {first}, mean over the sweep grid",
-            _per_seed(final - corr_root.sel(epoch=first)),
-        ),
-        paired_claim(
-            PAPER,
-            "more over-parameterisation (hid) gives higher root correlation",
-            f"best_corr(root, epoch {last}): largest hid - smallest hid, mean over delta_lower",
-            _extreme_diff(final, "hid"),
-        ),
-        paired_claim(
-            PAPER,
-            "stronger polarity (larger delta_lower) gives higher root correlation",
-            f"best_corr(root, epoch {last}): largest delta_lower - smallest, mean over hid",
-            _extreme_diff(final, "delta_lower"),
-        ),
-        paired_claim(
-            PAPER,
-            "latents nearer the root are harder (lower correlation)",
-            f"mean best_corr at height {heights.min()} - at height {heights.max()} (root), "
-            f"epoch {last}, mean over the sweep grid",
-            _per_seed(by_height.sel(height=heights.min()) - by_height.sel(height=heights.max()))
-            if heights.size > 1
-            else np.array([]),
-        ),
-        paired_claim(
-            PAPER,
-            "the covariance operator of the root grows during training",
-            f"log10(cov_op_norm(root, epoch {last}) / cov_op_norm(root, epoch {first})), "
-            "mean over the sweep grid",
-            _per_seed(growth.where(np.isfinite(growth))),
-        ),
+        contrast(CLAIMS["training"], final - corr_root.sel(epoch=first), note),
+        trend(CLAIMS["hid"], ordered(final, "hid"), "hid", degenerate=note),
+        trend(CLAIMS["polarity"], ordered(final, "delta_lower"), "delta_lower", degenerate=note),
+        trend(
+            CLAIMS["depth"],
+            ordered(by_height, "height"),
+            "height",
+            increasing=False,
+            degenerate=note,
+        ),  # fmt: skip
+        contrast(CLAIMS["cov_op"], growth.where(np.isfinite(growth)), note),
     ]
     return claims_frame(rows)

@@ -17,7 +17,7 @@ import pandas as pd
 import seaborn as sns
 import xarray as xr
 
-from contrastlab.families.hltm.claims import SWEEP_DIMS
+from contrastlab.families.hltm.claims import COLLAPSED, SWEEP_DIMS
 from contrastlab.plotting import label, save
 
 
@@ -83,6 +83,24 @@ def plot_root_corr(agg: xr.Dataset, path: str | Path) -> None:
         height=2.8,
         aspect=1.0,
     )
+    # every trained seed as a dot; a seed whose root units died (collapsed) as a red x
+    trained = df[df["stage"] != "initialisation"]
+    collapsed = trained["best_corr"] < COLLAPSED
+    order = list(dict.fromkeys(df["hid"]))
+    for delta, ax in grid.axes_dict.items():
+        cell = trained[trained["delta_lower"] == delta]
+        x = cell["hid"].map({h: i for i, h in enumerate(order)}) + 0.1
+        dead = cell["best_corr"] < COLLAPSED
+        ax.scatter(x[~dead], cell["best_corr"][~dead], s=8, color="0.4", zorder=3)
+        ax.scatter(x[dead], cell["best_corr"][dead], s=30, marker="x", color="red", zorder=4)
+    n_dead = trained.loc[collapsed, "seed"].nunique()
+    if n_dead:
+        grid.figure.suptitle(
+            f"red x: {n_dead} of {trained['seed'].nunique()} seeds collapsed in some cell "
+            f"(root units died, best |corr| < {COLLAPSED})",
+            y=1.05,
+            fontsize=9,
+        )
     hid_label = label(agg, "hid") if "hid" in agg.coords else "hid"
     grid.set_axis_labels(hid_label, "root " + label(agg, "best_corr"))
     save(grid, path)
