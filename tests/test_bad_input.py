@@ -254,3 +254,20 @@ def test_shipped_yaml_loads_the_same_strictly():
     assert load_yaml(ROOT / "config/config.yaml") == yaml.safe_load(
         (ROOT / "config/config.yaml").read_text()
     )
+
+
+def test_unwritable_output_folder_is_named(tmp_path, monkeypatch):
+    """(Root ignores permissions, so the check is exercised through os.access.)"""
+    import os
+
+    from contrastlab.config import check_writable
+
+    (tmp_path / "results").mkdir()
+    monkeypatch.chdir(tmp_path)
+    real = os.access
+    monkeypatch.setattr(
+        os, "access", lambda p, mode: False if str(p) == "results" else real(p, mode)
+    )
+    with pytest.raises(ConfigError, match=r"results is not writable"):
+        check_writable(["results", "logs"])
+    check_writable(["logs"])  # absent: the working directory must be writable, and is

@@ -164,3 +164,28 @@ def test_divergence_stops_with_where_and_when(run):
     engine = Engine(task, cfg, where="experiment toy, point p0", log=quiet)
     with pytest.raises(DivergenceError, match=r"experiment toy, point p0, seed 5: .* step \d+"):
         engine.run()
+
+
+def test_light_stages_do_not_import_torch(run, tmp_path):
+    """Aggregate, claims and figures run without torch (start-up cost of the light rules)."""
+    import subprocess
+    import sys
+
+    name, cfg, data, ds = run
+    write_netcdf(ds, tmp_path / "metrics.nc")
+    code = f"""
+import sys
+from contrastlab.pipeline import aggregate, claims, figure
+from contrastlab.registry import get_family
+from contrastlab.report import claims_html
+from contrastlab.results import read_netcdf
+agg = aggregate([read_netcdf({str(tmp_path / "metrics.nc")!r})], [{{}}], {{}})
+fam = get_family({name!r})
+claims_html(claims(agg, fam.name), "t", fam.description)
+for fig in fam.figures:
+    figure(agg, fam.name, fig.name, {str(tmp_path)!r} + "/" + fig.name + ".svg")
+print("torch" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "False"

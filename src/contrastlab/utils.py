@@ -1,4 +1,8 @@
-"""Seeds, devices and provenance shared by every experiment."""
+"""Seeds, devices and provenance shared by every experiment.
+
+torch is imported inside the functions that need it, so that the light rules
+(aggregate, figures, claims) do not pay for importing it.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,14 @@ import subprocess
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from contrastlab import __version__
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 
 def seed_for(seed: int, stream: str) -> int:
@@ -29,6 +36,8 @@ def seed_for(seed: int, stream: str) -> int:
 
 def generator(seed: int, stream: str, device: str | torch.device = "cpu") -> torch.Generator:
     """A torch.Generator on ``device`` seeded by :func:`seed_for`."""
+    import torch
+
     g = torch.Generator(device=device)
     g.manual_seed(seed_for(seed, stream))
     return g
@@ -40,6 +49,8 @@ def resolve_device(device: str) -> torch.device:
     ``cuda`` fails loudly when no GPU is visible, instead of silently
     training on the CPU (a CPU-only torch build is a common cause).
     """
+    import torch
+
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
@@ -54,6 +65,8 @@ def resolve_device(device: str) -> torch.device:
 
 def device_name(device: torch.device) -> str:
     """Human-readable device description for provenance."""
+    import torch
+
     if device.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(device)}"
     return f"cpu:{platform.processor() or platform.machine()} x{torch.get_num_threads()} threads"
@@ -79,6 +92,19 @@ def git_commit(path: str | Path = ".") -> str:
         return "unknown"
 
 
+def _torch_version() -> str:
+    import sys
+
+    if "torch" in sys.modules:
+        return sys.modules["torch"].__version__
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("torch")
+    except PackageNotFoundError:
+        return "not installed"
+
+
 def provenance(config: dict, seeds, device: str = "", wall_time_s: float | None = None) -> dict:
     """Global netCDF attributes that say where a result came from.
 
@@ -88,7 +114,7 @@ def provenance(config: dict, seeds, device: str = "", wall_time_s: float | None 
         "source": f"contrastlab {__version__} (git {git_commit(Path(__file__).parent)})",
         "contrastlab_version": __version__,
         "git_commit": git_commit(Path(__file__).parent),
-        "torch_version": torch.__version__,
+        "torch_version": _torch_version(),
         "config": json.dumps(config, sort_keys=True),
         "seeds": json.dumps([int(s) for s in seeds]),
         "history": f"{datetime.now(UTC).isoformat(timespec='seconds')} written by contrastlab",

@@ -11,16 +11,25 @@ Modules:
     - :mod:`.batch_nce` -- the batch-level ``nce`` and ``subtract`` losses of the
       HLTM code (:func:`batch_nce`, :func:`batch_subtract`).
     - :mod:`.soft_triplet` -- the soft-triplet loss (:func:`soft_triplet`).
+    - :mod:`.simple` -- Wang & Liu's Simple loss -s_ii + lambda sum_j s_ij
+      (:func:`simple_in_batch`).
+    - :mod:`.hard` -- the hard contrastive loss and HardSimple on the nearest negatives
+      (:func:`hard_infonce_in_batch`, :func:`hard_simple_in_batch`).
 """
 
 from contrastlab.losses.batch_nce import batch_nce, batch_subtract
+from contrastlab.losses.hard import hard_infonce_in_batch, hard_simple_in_batch
 from contrastlab.losses.infonce import infonce_distance, infonce_in_batch
+from contrastlab.losses.simple import simple_in_batch
 from contrastlab.losses.soft_triplet import soft_triplet
 
 __all__ = [
     "batch_nce",
     "batch_subtract",
+    "hard_infonce_in_batch",
+    "hard_simple_in_batch",
     "infonce_distance",
     "infonce_in_batch",
+    "simple_in_batch",
     "soft_triplet",
 ]

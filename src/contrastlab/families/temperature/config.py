@@ -44,16 +44,16 @@ class TemperatureConfig:
         1, "data", "Largest random shift of a view in pixels (zero padding).", minimum=0, maximum=4
     )
     noise: float = param(
-        0.1,
+        0.05,
         "data",
         "Std of the additive Gaussian pixel noise of a view (pixels in [0, 1]).",
         minimum=0.0,
     )
     erase_prob: float = param(
-        0.5, "data", "Probability that a view has a square patch erased.", minimum=0.0, maximum=1.0
+        0.0, "data", "Probability that a view has a square patch erased.", minimum=0.0, maximum=1.0
     )
     erase_size: int = param(
-        3, "data", "Side of the erased square patch in pixels.", minimum=1, maximum=SIDE
+        2, "data", "Side of the erased square patch in pixels.", minimum=1, maximum=SIDE
     )
     # -- model: the MLP encoder ------------------------------------------------------------------
     width: int = param(256, "model", "Hidden units of every hidden layer of the MLP.", minimum=1)
@@ -99,17 +99,17 @@ class TemperatureConfig:
         minimum=0.0,
     )
     # -- train -------------------------------------------------------------------------------------
-    steps: int = param(300, "train", "Optimiser steps.", minimum=1)
+    steps: int = param(400, "train", "Optimiser steps.", minimum=1)
     batch_size: int = param(
-        256,
+        128,
         "train",
         "Images per step (1 positive + batch_size - 1 in-batch negatives per anchor).",
         minimum=2,
     )
-    lr: float = param(0.001, "train", "Learning rate.", exclusive_minimum=0.0)
+    lr: float = param(0.005, "train", "Learning rate.", exclusive_minimum=0.0)
     optimizer: str = param("adam", "train", "adam or sgd (plain).", choices=OPTIMIZERS)
     eval_every: int = param(
-        100, "train", "Steps between two evaluations on the held-out split.", minimum=1
+        200, "train", "Steps between two evaluations on the held-out split.", minimum=1
     )
     checkpoint_every: int = param(
         1, "train", "Evaluation rounds between two checkpoints.", minimum=1
@@ -151,6 +151,35 @@ class TemperatureConfig:
     def n_rounds(self) -> int:
         """Evaluation rounds after the initialisation (the last one may be shorter)."""
         return math.ceil(self.steps / self.eval_every)
+
+    def memory_estimate(self, n_seeds: int) -> dict[str, float]:
+        """Bytes a training job needs, by the key that sets each part (rough: the digits
+        as read and as tensors; the weights with their gradients and Adam's state; one
+        step's activations and similarity matrices; the evaluation's embeddings and
+        held-out similarity matrices; the analytic draws in float64)."""
+        n_train, n_test = self.split_sizes()
+        widths = [SIDE * SIDE] + [self.width] * self.depth + [self.embed_dim]
+        n_params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
+        act = sum(widths[1:]) * 3
+        return {
+            "data.test_fraction": 3.0 * n_seeds * N_IMAGES * SIDE * SIDE * 4,
+            "model.width": 4.0 * n_seeds * n_params * 4
+            + n_seeds * (n_train + 3 * n_test) * act * 4,
+            "train.batch_size": n_seeds * 2 * self.batch_size * (act + 12 * self.batch_size) * 4.0,
+            "analytic.n_draws": 4.0 * n_seeds * self.n_draws * 8,
+        }
+
+    def warnings(self) -> list[str]:
+        """Settings that run but do little."""
+        out = []
+        default = TemperatureConfig.__dataclass_fields__["temperature"].default
+        if self.kind in TAU_FREE and self.temperature != default:
+            out.append(
+                f"loss.temperature ({self.temperature}) does not change the training of "
+                f"loss.kind {self.kind} (only the tau of its r_i entropy metric); sweep points "
+                "that differ only in it train the same model"
+            )
+        return out
 
     def check(self) -> None:
         """Cross-field rules; the message names the key."""
