@@ -15,6 +15,8 @@ Modules:
       (:func:`simple_in_batch`).
     - :mod:`.hard` -- the hard contrastive loss and HardSimple on the nearest negatives
       (:func:`hard_infonce_in_batch`, :func:`hard_simple_in_batch`).
+    - :mod:`.spectral` -- HaoChen & Ma's spectral contrastive loss L_lambda and its
+      unbiased mini-batch form (:func:`spectral_loss`, :func:`spectral_terms`).
 """
 
 from contrastlab.losses.batch_nce import batch_nce, batch_subtract
@@ -22,6 +24,12 @@ from contrastlab.losses.hard import hard_infonce_in_batch, hard_simple_in_batch
 from contrastlab.losses.infonce import infonce_distance, infonce_in_batch
 from contrastlab.losses.simple import simple_in_batch
 from contrastlab.losses.soft_triplet import soft_triplet
+from contrastlab.losses.spectral import (
+    spectral_contrastive,
+    spectral_loss,
+    spectral_loss_plugin,
+    spectral_terms,
+)
 
 __all__ = [
     "batch_nce",
@@ -32,4 +40,8 @@ __all__ = [
     "infonce_in_batch",
     "simple_in_batch",
     "soft_triplet",
+    "spectral_contrastive",
+    "spectral_loss",
+    "spectral_loss_plugin",
+    "spectral_terms",
 ]

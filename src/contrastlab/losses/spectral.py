@@ -1,6 +1,6 @@
 """The spectral contrastive loss (HaoChen et al. 2021; HaoChen & Ma 2023), batched.
 
-The population objective of HaoChen & Ma 2023 [1], Sec. 2, for an encoder
+The population objective of HaoChen & Ma 2023 [1] for an encoder
 f: X -> R^k and a weight lambda > 0::
 
     L_lambda(f) = E_{(x, x+)} |f(x) - f(x+)|^2 + lambda * |E_x[f(x) f(x)^T] - I_k|_F^2
@@ -16,7 +16,7 @@ for B positive pairs (f1_i, f2_i) = (f(x_i), f(x+_i)):
   E_{x, x'}[(f(x)^T f(x'))^2] - 2 E|f(x)|^2 + k with x, x' independent, the first
   expectation estimated on the off-diagonal pairs (f1_i, f2_j), i != j, of the batch.
 * :func:`spectral_contrastive` -- the common mini-batch loss of HaoChen et al.
-  2021 [0], Eq. 5::
+  2021 [0]::
 
       L(f) = -2 E_{(x, x+)}[f(x)^T f(x+)] + E_{x, x-}[(f(x)^T f(x-))^2],
 
@@ -83,7 +83,7 @@ def spectral_loss_plugin(f1: torch.Tensor, f2: torch.Tensor, lam: torch.Tensor |
 
 
 def spectral_loss(f1: torch.Tensor, f2: torch.Tensor, lam: torch.Tensor | float):
-    """Unbiased mini-batch L_lambda (HaoChen & Ma 2023, Sec. 2).
+    """Unbiased mini-batch L_lambda (HaoChen & Ma 2023).
 
     ``mean_i |f1_i - f2_i|^2 + lambda * (U - 2 * mean_i (|f1_i|^2 + |f2_i|^2) / 2 + k)``
     with ``U = mean_{i != j} (f1_i^T f2_j)^2`` (x_i, x_j independent for i != j), so
