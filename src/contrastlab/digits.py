@@ -226,3 +226,48 @@ def two_views(
         ``(view1, view2)``. Shape: (seed, batch, 64) each.
     """
     return augment(x, aug, gens), augment(x, aug, gens)
+
+
+def split_dataset(
+    seeds: Sequence[int], test_fraction: float, stream: str = "digits/split", title: str = ""
+):
+    """Every seed's stratified train/test split of the digits as a tidy dataset.
+
+    Args:
+        seeds: the seeds.
+        test_fraction: fraction of the images held out, in (0, 1).
+        stream: names the random stream of the split (see :func:`split_indices`).
+        title: the dataset's ``title`` attribute.
+
+    Returns:
+        ``xarray.Dataset`` with dims ``seed``, ``train_sample``, ``test_sample``,
+        ``pixel``: ``x_train`` (seed, train_sample, pixel), ``y_train``,
+        ``train_index`` (into ``load_digits``), ``x_test``, ``y_test``, ``test_index``.
+    """
+    import xarray as xr
+
+    from contrastlab.results import cf
+
+    images, labels = load()
+    splits = [split_indices(int(s), test_fraction, stream) for s in seeds]
+    variables, coords = {}, {"seed": ("seed", np.asarray(seeds, dtype=np.int64), cf("seed", "1"))}
+    for i, (split, adjective, words) in enumerate(
+        (("train", "training", "training"), ("test", "held-out", "held out"))
+    ):
+        idx = np.stack([pair[i] for pair in splits])
+        sample = f"{split}_sample"
+        variables[f"x_{split}"] = (
+            ("seed", sample, "pixel"),
+            images[idx],
+            cf(f"{adjective} image pixel (scaled to [0, 1])", "1"),
+        )
+        variables[f"y_{split}"] = (("seed", sample), labels[idx], cf(f"digit class ({words})", "1"))
+        variables[f"{split}_index"] = (
+            ("seed", sample),
+            idx,
+            cf(f"index into sklearn load_digits ({adjective} split)", "1"),
+        )
+        coords[sample] = (sample, np.arange(idx.shape[1]), cf(f"{adjective} sample", "1"))
+    coords["pixel"] = ("pixel", np.arange(PIXELS), cf("pixel (row-major 8x8)", "1"))
+    title = title or "the scikit-learn digits: per-seed train/test split"
+    return xr.Dataset(variables, coords=coords, attrs={"title": title})

@@ -91,3 +91,58 @@ def heatmap_grid(
     if title:
         g.figure.suptitle(title, y=1.04)
     return g
+
+
+def embedding_panels(panels, path: str | Path, title: str, hue: str = "digit") -> None:
+    """Scatter plots of 2-D embeddings side by side (at most 4 a row), coloured by class,
+    with one legend for all panels, saved to ``path``.
+
+    Args:
+        panels: ``[(panel title, points, classes), ...]``; points Shape: (n, 2) (e.g. the
+            first two principal components), classes Shape: (n,) integers 0..9.
+        path: the figure file.
+        title: the figure's title.
+        hue: the legend's title.
+    """
+    n = len(panels)
+    cols = min(n, 4)
+    rows = int(np.ceil(n / cols))
+    fig, axs = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), squeeze=False)
+    for ax in axs.flat[n:]:
+        ax.set_visible(False)
+    for ax, (name, points, classes) in zip(axs.flat, panels, strict=False):
+        points = np.asarray(points)
+        df = pd.DataFrame(
+            {"PC1": points[:, 0], "PC2": points[:, 1], hue: np.asarray(classes).astype(int)}
+        )
+        sns.scatterplot(
+            data=df,
+            x="PC1",
+            y="PC2",
+            hue=hue,
+            palette="tab10",
+            s=10,
+            ax=ax,
+            legend=ax is axs.flat[0],
+            hue_order=list(range(10)),
+            linewidth=0,
+        )
+        ax.set_title(name, fontsize="small")
+        ax.set_aspect("equal", adjustable="datalim")
+    fig.suptitle(title)
+    fig.tight_layout()
+    legend = axs.flat[0].get_legend()
+    if legend is not None:  # one legend for all panels, outside them
+        handles = legend.legend_handles
+        labels = [t.get_text() for t in legend.get_texts()]
+        legend.remove()
+        fig.legend(
+            handles,
+            labels,
+            title=hue,
+            loc="center left",
+            bbox_to_anchor=(1.0, 0.5),
+            frameon=False,
+            markerscale=2,
+        )
+    save(fig, path)

@@ -12,7 +12,9 @@ leading (seed) dimension.
 * tolerance ([1], Sec. 4): the mean cosine similarity over pairs of distinct
   samples of the same class;
 * local separation ([1], Sec. 4): each anchor's positive similarity s_ii and
-  the mean of its k = 10 largest negative similarities s_ik (k != i).
+  the mean of its k = 10 largest negative similarities s_ik (k != i);
+* a 2-D picture: the projection on the first two principal components
+  (:func:`pca_2d`, numpy, not normalised first).
 
 References:
     - [0] Wang & Isola 2020, Understanding Contrastive Representation Learning
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -108,3 +111,32 @@ def local_separation(
     eye = torch.eye(n, dtype=torch.bool, device=z1.device)
     neg = sim.masked_fill(eye, -math.inf).topk(k, dim=-1).values.mean(-1)
     return pos, neg
+
+
+def pca_2d(z: np.ndarray) -> np.ndarray:
+    """Projection of every seed's embeddings on their first two principal components.
+
+    Signs are fixed so that the largest-magnitude loading of each component is
+    positive (the same picture on every platform).
+
+    Args:
+        z: embeddings. Shape: (seed, n, dim).
+
+    Returns:
+        Shape: (seed, n, 2).
+    """
+    from threadpoolctl import threadpool_limits
+
+    out = np.empty(z.shape[:2] + (2,))
+    with threadpool_limits(limits=1):  # see contrastlab.metrics.probes.probe_accuracy
+        for s in range(len(z)):
+            x = np.asarray(z[s], np.float64)
+            if not np.isfinite(x).all():
+                out[s] = np.nan
+                continue
+            x = x - x.mean(0)
+            _, _, vt = np.linalg.svd(x, full_matrices=False)
+            comps = vt[:2]
+            sign = np.sign(comps[np.arange(2), np.abs(comps).argmax(1)])
+            out[s] = x @ (comps * sign[:, None]).T
+    return out

@@ -12,9 +12,10 @@ scikit-learn at import):
     - :mod:`.config` -- :class:`TemperatureConfig`, every key, default and range.
     - :mod:`.analytic` -- r_i, its entropy, the gradient limits (no training).
     - :mod:`.data` -- :func:`synthesize`: per-seed digits split + analytic part.
-    - :mod:`.model` -- the batched MLP encoder.
-    - :mod:`.metrics` -- penalty entropy on embeddings, linear probe, PCA.
-    - :mod:`.task` -- :class:`TemperatureTask` for :class:`contrastlab.engine.Engine`.
+    - :mod:`.metrics` -- the penalty entropy r_i on embeddings.
+    - :mod:`.task` -- :class:`TemperatureTask` for :class:`contrastlab.engine.Engine`
+      (on :class:`contrastlab.digits_task.DigitsContrastTask`: the shared batched MLP of
+      :mod:`contrastlab.mlp`, batches, probe and PCA).
     - :mod:`.axes` -- the aggregate in a standard (kind, temperature, seed) layout.
     - :mod:`.claims`, :mod:`.plots` -- claims table and figures.
 

@@ -14,16 +14,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from contrastlab import digits_config
+from contrastlab.digits_config import SIDE
 from contrastlab.params import param
 
 KINDS = ("infonce", "hard", "simple", "hard_simple")
 # Losses that have no temperature: tau only enters their r_i entropy metric.
 TAU_FREE = ("simple", "hard_simple")
 OPTIMIZERS = ("adam", "sgd")
-# load_digits has 1797 images of 10 classes (kept here so this module needs no sklearn).
-N_IMAGES = 1797
-N_CLASSES = 10
-SIDE = 8
 PAPER_TAUS = [0.07, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0]
 
 
@@ -132,8 +130,7 @@ class TemperatureConfig:
 
     def split_sizes(self) -> tuple[int, int]:
         """``(n_train, n_test)`` of the digits split (scikit-learn's rounding)."""
-        n_test = math.ceil(self.test_fraction * N_IMAGES)
-        return N_IMAGES - n_test, n_test
+        return digits_config.split_sizes(self.test_fraction)
 
     def n_negatives(self) -> int:
         """Negatives per anchor: B - 1, or the K nearest for hard and hard_simple."""
@@ -153,19 +150,13 @@ class TemperatureConfig:
         return math.ceil(self.steps / self.eval_every)
 
     def memory_estimate(self, n_seeds: int) -> dict[str, float]:
-        """Bytes a training job needs, by the key that sets each part (rough: the digits
-        as read and as tensors; the weights with their gradients and Adam's state; one
-        step's activations and similarity matrices; the evaluation's embeddings and
-        held-out similarity matrices; the analytic draws in float64)."""
-        n_train, n_test = self.split_sizes()
-        widths = [SIDE * SIDE] + [self.width] * self.depth + [self.embed_dim]
-        n_params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
-        act = sum(widths[1:]) * 3
+        """Bytes a training job needs, by the key that sets each part (rough: the batched
+        MLP job of :func:`contrastlab.digits_config.mlp_memory`, plus the analytic draws
+        in float64)."""
         return {
-            "data.test_fraction": 3.0 * n_seeds * N_IMAGES * SIDE * SIDE * 4,
-            "model.width": 4.0 * n_seeds * n_params * 4
-            + n_seeds * (n_train + 3 * n_test) * act * 4,
-            "train.batch_size": n_seeds * 2 * self.batch_size * (act + 12 * self.batch_size) * 4.0,
+            **digits_config.mlp_memory(
+                n_seeds, self.test_fraction, self.width, self.depth, self.embed_dim, self.batch_size
+            ),
             "analytic.n_draws": 4.0 * n_seeds * self.n_draws * 8,
         }
 
@@ -183,24 +174,14 @@ class TemperatureConfig:
 
     def check(self) -> None:
         """Cross-field rules; the message names the key."""
-        n_train, n_test = self.split_sizes()
-        if n_test < N_CLASSES or n_train < N_CLASSES:
-            raise ValueError(
-                f"data.test_fraction ({self.test_fraction}) leaves {n_train} training and "
-                f"{n_test} held-out digits; each split needs >= {N_CLASSES} (one per class)"
-            )
+        digits_config.check_training(
+            self.test_fraction, self.batch_size, self.eval_every, self.steps
+        )
+        _, n_test = self.split_sizes()
         if n_test < 11:
             raise ValueError(
                 f"data.test_fraction ({self.test_fraction}) leaves {n_test} held-out digits; "
                 "the top-10 negative similarity needs >= 11"
-            )
-        if self.batch_size > n_train:
-            raise ValueError(
-                f"train.batch_size ({self.batch_size}) must be <= the training split ({n_train})"
-            )
-        if self.eval_every > self.steps:
-            raise ValueError(
-                f"train.eval_every ({self.eval_every}) must be <= train.steps ({self.steps})"
             )
         if len(set(self.taus)) != len(self.taus):
             raise ValueError(f"analytic.taus ({self.taus}) must be distinct")

@@ -259,51 +259,17 @@ def plot_pca(agg: xr.Dataset, path) -> None:
             panels += [(kind, ok[0])] if ok else []
         else:
             panels += [(kind, t) for t in dict.fromkeys([taus.min(), taus.max()])]
-    n = len(panels)
-    cols = min(n, 4)
-    rows = int(np.ceil(n / cols))
-    fig, axs = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), squeeze=False)
-    for ax in axs.flat[n:]:
-        ax.set_visible(False)
-    for ax, (kind, tau) in zip(axs.flat, panels, strict=False):
-        pt = ds.sel(kind=kind, temperature=tau, seed=seed)
-        df = pd.DataFrame(
-            {
-                "PC1": pt["pca"].sel(component=1).values,
-                "PC2": pt["pca"].sel(component=2).values,
-                "digit": pt["y_test"].values.astype(int),
-            }
-        )
-        sns.scatterplot(
-            data=df,
-            x="PC1",
-            y="PC2",
-            hue="digit",
-            palette="tab10",
-            s=10,
-            ax=ax,
-            legend=ax is axs.flat[0],
-            hue_order=list(range(10)),
-            linewidth=0,
-        )
-        name = KIND_LABEL.get(kind, kind)
-        free = kind in axes.free_kinds(ds)
-        ax.set_title(name if free else f"{name}, tau = {tau:g}", fontsize="small")
-        ax.set_aspect("equal", adjustable="datalim")
-    fig.suptitle(f"held-out embedding, first two principal components (seed {seed})")
-    fig.tight_layout()
-    legend = axs.flat[0].get_legend()
-    if legend is not None:  # one legend for all panels, outside them
-        handles = legend.legend_handles
-        labels = [t.get_text() for t in legend.get_texts()]
-        legend.remove()
-        fig.legend(
-            handles,
-            labels,
-            title="digit",
-            loc="center left",
-            bbox_to_anchor=(1.0, 0.5),
-            frameon=False,
-            markerscale=2,
-        )
-    plotting.save(fig, path)
+    plotting.embedding_panels(
+        [
+            (
+                KIND_LABEL.get(kind, kind)
+                if kind in axes.free_kinds(ds)
+                else f"{KIND_LABEL.get(kind, kind)}, tau = {tau:g}",
+                ds["pca"].sel(kind=kind, temperature=tau, seed=seed).transpose(..., "component"),
+                ds["y_test"].sel(kind=kind, temperature=tau, seed=seed).values,
+            )
+            for kind, tau in panels
+        ],
+        path,
+        f"held-out embedding, first two principal components (seed {seed})",
+    )

@@ -8,6 +8,9 @@ uniformity -L_unif, tolerance, alignment, local separation (positive and
 top-10 negative similarity), the entropy of the relative penalty r_i, a
 logistic-regression probe and a 2-D PCA picture. The held-out views are drawn
 once (stream ``temperature/eval_augment``) so every round sees the same pairs.
+Data tensors, the MLP, the batches and the metrics shared with the digits_augment
+family are :class:`contrastlab.digits_task.DigitsContrastTask`'s; this module adds
+the losses, the temperature-specific metrics and the result variables.
 
 References:
     - [0] Wang & Liu 2021, Understanding the Behaviour of Contrastive Loss,
@@ -16,24 +19,20 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-
 import numpy as np
 import torch
 import xarray as xr
 
-from contrastlab.digits import PIXELS, Augment, two_views
-from contrastlab.engine import Task, make_optimizer
+from contrastlab.digits import Augment
+from contrastlab.digits_task import DigitsContrastTask
 from contrastlab.families.temperature.config import TemperatureConfig
-from contrastlab.families.temperature.metrics import pca_2d, penalty_entropy, probe_accuracy
-from contrastlab.families.temperature.model import BatchedMLP
+from contrastlab.families.temperature.metrics import penalty_entropy
 from contrastlab.losses.hard import hard_infonce_in_batch, hard_simple_in_batch, n_hard
 from contrastlab.losses.infonce import infonce_in_batch
 from contrastlab.losses.simple import simple_in_batch
-from contrastlab.metrics.embedding import alignment, local_separation, neg_uniformity, tolerance
+from contrastlab.metrics.embedding import local_separation, tolerance
 from contrastlab.results import cf
 
-UNIFORMITY_T = 2.0  # the t of L_unif used by Wang & Isola and Wang & Liu
 TOP_K = 10  # negatives of the local-separation measure, as the paper
 ANALYTIC_VARS = (
     "penalty_curve",
@@ -66,83 +65,19 @@ def contrastive_loss(z1: torch.Tensor, z2: torch.Tensor, cfg: TemperatureConfig)
     raise ValueError(f"loss.kind must be infonce, hard, simple or hard_simple, got {kind!r}")
 
 
-class TemperatureTask(Task):
-    """All seeds of one sweep point of the temperature family.
-
-    Args:
-        cfg: the config of the point.
-        data: the output of :func:`contrastlab.families.temperature.data.synthesize`.
-        seeds: the seeds (must be those of ``data``, in any order).
-        device: where to train.
-    """
+class TemperatureTask(DigitsContrastTask):
+    """All seeds of one sweep point of the temperature family: the arguments of
+    :class:`DigitsContrastTask`, ``data`` from :func:`.data.synthesize`."""
 
     family = "temperature"
-    round_dim = "step"
+    summary_metrics = (
+        ("probe", "probe_acc", 3),
+        ("-L_unif", "neg_unif", 2),
+        ("tol", "tolerance", 2),
+    )
 
-    def __init__(
-        self,
-        cfg: TemperatureConfig,
-        data: xr.Dataset,
-        seeds: Sequence[int],
-        device: str | torch.device = "cpu",
-    ) -> None:
-        super().__init__(seeds)
-        cfg.check()
-        missing = sorted(set(self.seeds) - {int(s) for s in data.seed.values})
-        if missing:
-            raise ValueError(f"the data file has no seeds {missing}; rerun the data stage")
-        data = data.sel(seed=self.seeds)
-        self.cfg = cfg
-        self.device = torch.device(device)
-        dev = self.device
-
-        def tensor(name, dtype=torch.float32):
-            return torch.as_tensor(np.asarray(data[name].values), dtype=dtype, device=dev)
-
-        self.x_train = tensor("x_train")
-        self.x_test = tensor("x_test")
-        # inputs are centred on the training split's mean image [design]: the MLP's
-        # embeddings then start spread out instead of nearly collapsed
-        self.x_mean = self.x_train.mean(1, keepdim=True)
-        self.y_train = data["y_train"].values.astype(np.int64)
-        self.y_test = data["y_test"].values.astype(np.int64)
-        self.y_test_t = torch.as_tensor(self.y_test, device=dev)
-        self.analytic = data[list(ANALYTIC_VARS)]
-        self.aug = Augment(cfg.shift, cfg.noise, cfg.erase_prob, cfg.erase_size)
-        self.model = BatchedMLP(
-            PIXELS, cfg.width, cfg.depth, cfg.embed_dim, self.streams("init"), dev
-        )
-        self.g_batch = self.streams("batches")
-        self.g_aug = self.streams("augment")
-        self.rng = self.g_batch + self.g_aug
-        with torch.no_grad():
-            self.eval_views = two_views(self.x_test, self.aug, self.streams("eval_augment"))
-        self.n_rounds = cfg.n_rounds()
-        self._seed_index = torch.arange(len(self.seeds), device=dev)[:, None]
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Embeddings of images: the MLP on the pixels minus the training split's mean image.
-
-        Shape: (seed, n, 64) -> (seed, n, embed_dim).
-        """
-        return self.model(x - self.x_mean)
-
-    def parameters(self) -> dict[str, torch.Tensor]:
-        return self.model.named()
-
-    def optimizer(self):
-        return make_optimizer(self.cfg.optimizer, self.model.params, self.cfg.lr)
-
-    def round_coord(self, r: int) -> int:
-        return min(r * self.cfg.eval_every, self.cfg.steps)
-
-    def batches(self, r: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        n_train = self.x_train.shape[1]
-        B = self.cfg.batch_size
-        for _ in range(self.round_coord(r + 1) - self.round_coord(r)):
-            idx = torch.stack([torch.randperm(n_train, generator=g)[:B] for g in self.g_batch])
-            x = self.x_train[self._seed_index, idx.to(self.device)]  # (seed, B, 64)
-            yield two_views(x, self.aug, self.g_aug)
+    def augmentation(self, cfg: TemperatureConfig) -> Augment:
+        return Augment(cfg.shift, cfg.noise, cfg.erase_prob, cfg.erase_size)
 
     def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         v1, v2 = batch
@@ -150,33 +85,15 @@ class TemperatureTask(Task):
 
     @torch.no_grad()
     def evaluate(self, r: int) -> dict[str, np.ndarray]:
-        z_train = self.embed(self.x_train)
-        z_test = self.embed(self.x_test)
-        e1, e2 = (self.embed(v) for v in self.eval_views)
+        z_train, z_test, e1, e2 = self.embeddings()
         pos, neg = local_separation(e1, e2, TOP_K)
-        zte = z_test.double().cpu().numpy()
         return {
-            "neg_unif": neg_uniformity(z_test, UNIFORMITY_T),
+            **self.shared_metrics(z_train, z_test, e1, e2),
             "tolerance": tolerance(z_test, self.y_test_t),
-            "align": alignment(e1, e2),
             "pos_sim": pos.mean(-1),
             "neg_top_sim": neg.mean(-1),
             "penalty_entropy": penalty_entropy(e1, e2, self.cfg.temperature),
-            "probe_acc": probe_accuracy(
-                z_train.double().cpu().numpy(), self.y_train, zte, self.y_test
-            ),
         }
-
-    @torch.no_grad()
-    def final_metrics(self) -> dict[str, np.ndarray]:
-        return {"pca": pca_2d(self.embed(self.x_test).double().cpu().numpy())}
-
-    def summary(self, metrics: dict) -> str:
-        return (
-            f"probe {np.mean(metrics['probe_acc']):.3f} "
-            f"-L_unif {np.mean(metrics['neg_unif']):.2f} "
-            f"tol {np.mean(metrics['tolerance']):.2f}"
-        )
 
     def to_dataset(
         self, history: dict[str, np.ndarray], coords: np.ndarray, final: dict[str, np.ndarray]
@@ -198,21 +115,11 @@ class TemperatureTask(Task):
 
         ds = xr.Dataset(
             {
-                "loss": (ss, f64("loss"), cf("training loss, mean over the round", "1")),
-                "neg_unif": (
-                    ss,
-                    f64("neg_unif"),
-                    cf("uniformity -L_unif (t = 2, held out)", "1"),
-                ),
+                **self.shared_variables(history, final),
                 "tolerance": (
                     ss,
                     f64("tolerance"),
                     cf("tolerance: mean same-class cosine (held out)", "1"),
-                ),
-                "align": (
-                    ss,
-                    f64("align"),
-                    cf("alignment E|f(x) - f(x+)|^2 (held out)", "1"),
                 ),
                 "pos_sim": (ss, f64("pos_sim"), cf("positive similarity s_ii (held out)", "1")),
                 "neg_top_sim": (
@@ -229,24 +136,8 @@ class TemperatureTask(Task):
                         "nat",
                     ),
                 ),
-                "probe_acc": (
-                    ss,
-                    f64("probe_acc"),
-                    cf("linear-probe accuracy (held out)", "1"),
-                ),
-                "pca": (
-                    ("seed", "test_sample", "component"),
-                    np.asarray(final["pca"], dtype=np.float64),
-                    cf("final held-out embedding on its first two principal components", "1"),
-                ),
-                "y_test": (("seed", "test_sample"), self.y_test, cf("digit class (held out)", "1")),
             },
-            coords={
-                "seed": ("seed", np.asarray(self.seeds, dtype=np.int64), cf("seed", "1")),
-                "step": ("step", np.asarray(coords, dtype=np.int64), cf("training step", "1")),
-                "test_sample": ("test_sample", np.arange(n_test), cf("held-out sample", "1")),
-                "component": ("component", np.array([1, 2]), cf("principal component", "1")),
-            },
+            coords=self.shared_coords(coords),
             attrs={
                 "title": f"Wang & Liu 2021 on the digits: {loss_name}",
                 "loss_kind": cfg.kind,
@@ -254,4 +145,4 @@ class TemperatureTask(Task):
                 "hard_negatives": int(k),
             },
         )
-        return ds.merge(self.analytic)
+        return ds.merge(self.data[list(ANALYTIC_VARS)])

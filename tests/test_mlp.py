@@ -3,7 +3,7 @@
 import torch
 
 from contrastlab.engine import streams
-from contrastlab.families.temperature.model import BatchedMLP, init_mlp
+from contrastlab.mlp import BatchedMLP, init_mlp
 
 
 def test_init_is_torch_linear_default_and_per_seed():

@@ -1,10 +1,10 @@
-"""The batched MLP encoder of the temperature family.
+"""The batched MLP encoder shared by the digits families (temperature, digits_augment).
 
 One MLP per seed, all seeds in one set of tensors: layer l has weights of
 shape (seed, in, out) and biases (seed, out), applied with ``baddbmm``. The
 output is L2-normalised (the unit-sphere embedding of Wang & Liu 2021,
 inherited from Wu et al.'s memory-bank setup) [design: an MLP on 8x8 digits
-stands in for the paper's ResNets].
+stands in for the papers' ResNets].
 
 References:
     - [0] Wang & Liu 2021, Understanding the Behaviour of Contrastive Loss,
