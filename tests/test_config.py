@@ -36,7 +36,7 @@ def test_defaults_are_filled(cfg, schema):
     del cfg["n_seeds"]
     del cfg["experiments"]["wenli"]["train"]["lr"]
     valid = validate_config(cfg, schema)
-    assert valid["n_seeds"] == 3
+    assert valid["n_seeds"] == 5
     assert valid["experiments"]["wenli"]["train"]["lr"] == 0.01
 
 
