@@ -49,7 +49,7 @@ def test_registry_plug_is_complete():
         assert isinstance(fam, Family) and fam.name == name and fam.title and fam.description
         assert fam.figures and all(f.name.startswith(f"{name}_") for f in fam.figures)
         assert len({f.name for f in fam.figures}) == len(fam.figures)
-        for fig in fam.figures:
+        for fig in (*fam.figures, *fam.tables):
             assert callable(fig.function()) and fig.caption and fig.label
         assert fam.tiny, f"{name}: a tiny config for these tests"
         train_keys = [f.name for f in fields_by_section(fam.config_class)["train"]]
@@ -147,6 +147,10 @@ def test_figures_and_claims_from_the_aggregate(run, tmp_path):
         out = tmp_path / f"{fig.name}.svg"
         figure(agg, name, fig.name, out)
         assert out.stat().st_size > 1000, fig.name
+    for table in fam.tables:
+        out = tmp_path / f"{table.name}.html"
+        figure(agg, name, table.name, out)
+        assert "<table>" in out.read_text(), table.name
     import matplotlib.pyplot as plt
 
     assert not plt.get_fignums()  # every figure closed
@@ -184,6 +188,8 @@ fam = get_family({name!r})
 claims_html(claims(agg, fam.name), "t", fam.description)
 for fig in fam.figures:
     figure(agg, fam.name, fig.name, {str(tmp_path)!r} + "/" + fig.name + ".svg")
+for table in fam.tables:
+    figure(agg, fam.name, table.name, {str(tmp_path)!r} + "/" + table.name + ".html")
 print("torch" in sys.modules)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -61,6 +61,7 @@ def test_workflow_runs_the_toy_family_unchanged(tmp_path):
     agg = read_netcdf(work / "results/aggregate/mine.nc")
     assert agg.probe_acc.dims == ("noise", "seed", "step")
     assert (work / "results/figures/mine/toy_probe.svg").stat().st_size > 1000
+    assert "<table>" in (work / "results/tables/mine/toy_final.html").read_text()
     assert "training raises the probe accuracy" in (work / "results/claims/mine.tsv").read_text()
     res = subprocess.run(
         snakemake_cmd(work, cfg, "--report", "report.html"),
@@ -69,3 +70,4 @@ def test_workflow_runs_the_toy_family_unchanged(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     html = (work / "report.html").read_text()
     assert "Toy family (entry point)" in html and "toy_probe.svg" in html
+    assert "toy_final.html" in html

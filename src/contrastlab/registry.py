@@ -62,6 +62,13 @@ class Figure:
         return getattr(importlib.import_module(module), func)
 
 
+@dataclass(frozen=True)
+class Table(Figure):
+    """A table a family renders from its aggregated results, as a self-contained HTML page
+    (``draw`` is ``"module:function"`` of ``function(agg, path)``; the name starts with
+    ``<family name>_``)."""
+
+
 class Family:
     """Base class of a family's plug: what the workflow needs from one family.
 
@@ -77,6 +84,7 @@ class Family:
         config_class: the typed config dataclass; the single source of the
             family's keys, defaults, types and ranges (see :mod:`contrastlab.params`).
         figures: the figures drawn from the aggregated results.
+        tables: the tables (HTML) rendered from the aggregated results.
         tiny: a tiny experiment block (sections only) that trains in about a
             second, with at least 2 evaluation rounds: ``tests/test_families.py``
             runs every family on it.
@@ -89,6 +97,7 @@ class Family:
     description: ClassVar[str] = ""
     config_class: ClassVar[type] = object
     figures: ClassVar[tuple[Figure, ...]] = ()
+    tables: ClassVar[tuple[Table, ...]] = ()
     tiny: ClassVar[dict] = {}
     data_sections: ClassVar[tuple[str, ...]] = ("data",)
 
@@ -111,18 +120,18 @@ class Family:
         raise NotImplementedError
 
     def figure(self, name: str) -> Figure:
-        for fig in self.figures:
+        """The figure or table ``name``."""
+        for fig in (*self.figures, *self.tables):
             if fig.name == name:
                 return fig
-        raise ValueError(
-            f"family {self.name!r} has no figure {name!r}; known: {[f.name for f in self.figures]}"
-        )
+        known = [f.name for f in (*self.figures, *self.tables)]
+        raise ValueError(f"family {self.name!r} has no figure or table {name!r}; known: {known}")
 
 
 def _check(fam: Family, origin: str) -> Family:
     if not isinstance(fam, Family):
         raise TypeError(f"{origin}: FAMILY must be a contrastlab.registry.Family, got {fam!r}")
-    bad = [f.name for f in fam.figures if not f.name.startswith(f"{fam.name}_")]
+    bad = [f.name for f in (*fam.figures, *fam.tables) if not f.name.startswith(f"{fam.name}_")]
     if bad:
         raise ValueError(f"{origin}: figure names must start with {fam.name + '_'!r}: {bad}")
     return fam
@@ -172,6 +181,8 @@ def describe() -> str:
     for name, fam in families().items():
         out.append(f"{name}: {fam.title}  ({type(fam).__module__})")
         out.append("  figures: " + ", ".join(f.name for f in fam.figures))
+        if fam.tables:
+            out.append("  tables: " + ", ".join(t.name for t in fam.tables))
         for section, flds in fields_by_section(fam.config_class).items():
             for f in flds:
                 sch = field_schema(fam.config_class, f)

@@ -45,8 +45,9 @@ def family_of(experiment):
     return registered_family(config["experiments"][experiment]["family"])
 
 
-# Figure names per experiment, from its family: the only list of figures.
+# Figure and table names per experiment, from its family: the only lists of them.
 FIGURES = {exp: [f.name for f in family_of(exp).figures] for exp in EXPERIMENTS}
+TABLES = {exp: [t.name for t in family_of(exp).tables] for exp in EXPERIMENTS}
 
 
 wildcard_constraints:
@@ -70,6 +71,7 @@ def report_category(wildcards):
 
 
 def figure_caption(wildcards):
+    """Caption of a figure or a table (the {figure} wildcard names either)."""
     return family_of(wildcards.experiment).figure(wildcards.figure).caption
 
 
@@ -148,4 +150,5 @@ def get_final_output():
         out.append(f"results/claims/{exp}.tsv")
         out.append(f"results/claims/{exp}.html")
         out += [f"results/figures/{exp}/{fig}.svg" for fig in FIGURES[exp]]
+        out += [f"results/tables/{exp}/{table}.html" for table in TABLES[exp]]
     return out

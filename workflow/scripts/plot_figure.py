@@ -1,4 +1,5 @@
-"""Rule plot_figure: draw one figure of an experiment from its aggregated results."""
+"""Rules plot_figure and make_table: draw one figure (or render one table) of an
+experiment from its aggregated results."""
 
 import sys
 

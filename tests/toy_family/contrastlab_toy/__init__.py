@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contrastlab.params import param
-from contrastlab.registry import Family, Figure
+from contrastlab.registry import Family, Figure, Table
 
 
 @dataclass
@@ -41,7 +41,8 @@ class Toy(Family):
     description = "A toy family registered by another package [design]."
     config_class = ToyConfig
     tiny = {"train": {"steps": 20}}
-    figures = (Figure("toy_probe", "contrastlab_toy.core:plot_probe", "probe", "Probe accuracy."),)
+    figures = (Figure("toy_probe", "contrastlab_toy.light:plot_probe", "probe", "Probe accuracy."),)
+    tables = (Table("toy_final", "contrastlab_toy.light:table", "final", "Final accuracy."),)
 
     def synthesize(self, cfg, seeds):
         from contrastlab_toy.core import synthesize
@@ -54,7 +55,7 @@ class Toy(Family):
         return ToyTask(cfg, data, device)
 
     def claims(self, agg):
-        from contrastlab_toy.core import claims
+        from contrastlab_toy.light import claims
 
         return claims(agg)
 

@@ -1,4 +1,4 @@
-"""Data, training job, figure and claim of the toy family."""
+"""Data and training job of the toy family (figure and claim: light.py, no torch)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ import math
 import torch
 import xarray as xr
 
-from contrastlab.claims import claims_frame, paired_claim
 from contrastlab.engine import Task, make_optimizer, streams
 from contrastlab.losses import infonce_in_batch
 from contrastlab.metrics.probes import ridge_fit_predict
-from contrastlab.plotting import band_over_seeds, save
 from contrastlab.results import cf
 
 
@@ -91,17 +89,3 @@ class ToyTask(Task):
                 "step": ("step", coords, cf("training step", "1")),
             },
         )
-
-
-def claims(agg):
-    gain = agg["probe_acc"].isel(step=-1) - agg["probe_acc"].isel(step=0)
-    extra = [d for d in gain.dims if d != "seed"]
-    diffs = gain.mean(extra) if extra else gain
-    return claims_frame(
-        [paired_claim("toy", "training raises the probe accuracy", "final - init", diffs.values)]
-    )
-
-
-def plot_probe(agg, path):
-    df = agg["probe_acc"].to_dataframe(name="value").reset_index()
-    save(band_over_seeds(df, x="step"), path)

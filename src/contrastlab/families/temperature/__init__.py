@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from contrastlab.families.temperature.config import TemperatureConfig
-from contrastlab.registry import Family, Figure
+from contrastlab.registry import Family, Figure, Table
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -122,6 +122,16 @@ class TemperatureFamily(Family):
     )
     config_class = TemperatureConfig
     figures = FIGURES
+    tables = (
+        Table(
+            "temperature_table1",
+            f"{_PLOTS}:table_summary",
+            "Table 1 (loss x tau)",
+            "The paper's Table 1 on the digits substitute [design]: for every loss and tau, the "
+            "final held-out linear-probe accuracy, -L_unif (uniformity, larger = more uniform) "
+            "and tolerance (mean cosine over same-class pairs), mean +- sd over seeds. " + _SETUP,
+        ),
+    )
     tiny = {
         "model": {"width": 16, "embed_dim": 8},
         "train": {"steps": 6, "eval_every": 3, "batch_size": 16, "checkpoint_every": 1},

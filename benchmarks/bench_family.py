@@ -1,18 +1,17 @@
-"""Benchmark: the clusters family's training time per sweep point and per step and seed.
+"""Benchmark: a family's training time per sweep point, and per step and seed.
 
-For every sweep point of the clusters experiments (those of ``config/config.yaml``
-with ``family: clusters``, or the default blocks below when it has none), in one
-process: the data stage, then training through the engine (all seeds batched),
-and prints the wall time of each, the training step time per seed (the fastest
-of ``--repeats`` timed rounds after a warm-up round, robust to other load on a
-shared machine) and the evaluation time. At the end, the sum over points: the
-workflow runs one job per point (plus ~4 s of imports each), two at a time.
+For every sweep point of the experiments of ``--family`` in ``config/config.yaml``,
+in one process: the data stage, then training through the engine (all seeds
+batched); prints the wall time of each, the training step time per seed (the
+fastest of ``--repeats`` timed rounds after a warm-up round, robust to other load
+on a shared machine) and the evaluation time. At the end, the sum over points:
+the workflow runs one job per point (plus ~4 s of imports each), two at a time.
 
 Usage:
-    python benchmarks/bench_clusters.py [--seeds 3] [--threads 1] [--only digits]
+    python benchmarks/bench_family.py --family clusters [--seeds 3] [--only digits]
+    python benchmarks/bench_family.py --family temperature   # step time per tau-point
 
-Goal: the three default clusters experiments train in about 2 minutes of wall
-time (jobs included) on 2 CPU cores.
+Works for every registered family (a new one included) with nothing to add.
 """
 
 from __future__ import annotations
@@ -29,34 +28,17 @@ from contrastlab.engine import Engine
 from contrastlab.registry import get_family
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_BLOCKS = {
-    "clusters_hypercube": {
-        "family": "clusters",
-        "sweep": {"model.encoder": ["linear", "mlp"], "model.k": [1, 2, 3, 8]},
-    },
-    "clusters_manifolds": {
-        "family": "clusters",
-        "sweep": {
-            "data.kind": ["manifolds"],
-            "model.encoder": ["smooth", "mlp"],
-            "model.k": [4, 12],
-        },
-    },
-    "clusters_digits": {
-        "family": "clusters",
-        "sweep": {"data.kind": ["digits"], "model.depth": [1, 2], "model.k": [5, 10, 20, 40]},
-    },
-}
 
 
-def experiments() -> dict:
+def experiments(family: str) -> dict:
+    """The experiments of ``family`` in config/config.yaml (its tiny config if none)."""
     cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
-    mine = {n: e for n, e in cfg["experiments"].items() if e.get("family") == "clusters"}
-    return mine or DEFAULT_BLOCKS
+    mine = {n: e for n, e in cfg["experiments"].items() if e.get("family") == family}
+    return mine or {f"{family}_tiny": {"family": family, **get_family(family).tiny}}
 
 
-def time_point(point, seeds: list[int], repeats: int) -> dict[str, float]:
-    fam = get_family("clusters")
+def time_point(family: str, point, seeds: list[int], repeats: int) -> dict[str, float]:
+    fam = get_family(family)
     cfg = fam.config(point.config)
     t0 = time.perf_counter()
     data = fam.synthesize(cfg, seeds)
@@ -86,14 +68,15 @@ def time_point(point, seeds: list[int], repeats: int) -> dict[str, float]:
         "train": t4 - t3,
         "step_per_seed": best / len(seeds),
         "eval": t_eval,
-        "steps": cfg.steps,
-        "models": len(seeds) * len(cfg.grid),
+        "steps": task.round_coord(task.n_rounds),
+        "models": len(seeds) * len(getattr(cfg, "grid", [None])),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--family", required=True, help="a registered family")
+    parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--only", default=None, help="experiments whose name contains this")
@@ -101,7 +84,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     seeds = list(range(args.seeds))
     print(
-        f"clusters benchmark: {args.seeds} seeds, torch {torch.__version__}, "
+        f"{args.family} benchmark: {args.seeds} seeds, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads"
     )
     print(
@@ -109,7 +92,7 @@ def main() -> None:
         f"{'train s':>7} {'ms/step/seed':>12} {'eval ms':>7}"
     )
     exps = validate_config(
-        {"experiments": experiments()}, ROOT / "workflow/schemas/config.schema.yaml"
+        {"experiments": experiments(args.family)}, ROOT / "workflow/schemas/config.schema.yaml"
     )
     total, jobs = 0.0, 0
     for name, exp in exps["experiments"].items():
@@ -117,7 +100,7 @@ def main() -> None:
             continue
         data_labels = set()
         for point in expand_experiment(name, exp):
-            t = time_point(point, seeds, args.repeats)
+            t = time_point(args.family, point, seeds, args.repeats)
             fresh = point.data_label not in data_labels
             data_labels.add(point.data_label)
             total += t["train"] + (t["data"] if fresh else 0.0)
