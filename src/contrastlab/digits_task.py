@@ -26,6 +26,7 @@ The config object needs the attributes ``width``, ``depth``, ``embed_dim``, ``st
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -103,9 +104,9 @@ class DigitsContrastTask(Task):
         self.n_rounds = math.ceil(cfg.steps / cfg.eval_every)
         self._seed_index = torch.arange(len(self.seeds), device=dev)[:, None]
 
+    @abstractmethod
     def augmentation(self, cfg: Any) -> Augment:
         """The augmentation of the views (all strengths 0: two identical views)."""
-        raise NotImplementedError
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Embeddings of images: the MLP on the pixels minus the training split's mean image.

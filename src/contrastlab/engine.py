@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -73,7 +74,7 @@ def make_optimizer(kind: str, params: Iterable[torch.Tensor], lr: float):
     raise ValueError(f"unknown optimizer {kind!r}; known: adam, sgd")
 
 
-class Task:
+class Task(ABC):
     """One training job of a family, all seeds batched. Subclasses fill it in.
 
     Attributes:
@@ -98,14 +99,14 @@ class Task:
         return streams(self.seeds, self.family, name, device)
 
     # -- what a family implements -------------------------------------------------
+    @abstractmethod
     def parameters(self) -> dict[str, torch.Tensor]:
         """Trained tensors by name, seed first (checked for non-finite values)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def optimizer(self):
         """A torch optimiser over :meth:`parameters`, or an object with
         ``train_step(batch) -> loss`` (optimisers with their own backward pass)."""
-        raise NotImplementedError
 
     def round_coord(self, r: int) -> int:
         """Coordinate value of round ``r`` (e.g. steps done after r rounds)."""
@@ -114,17 +115,17 @@ class Task:
     def begin_round(self, r: int) -> None:  # noqa: B027 (optional hook)
         """Called before evaluating round ``r`` (e.g. to draw the epoch's samples)."""
 
+    @abstractmethod
     def batches(self, r: int) -> Iterable[Any]:
         """The mini-batches of training round ``r`` (0 <= r < n_rounds)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def loss(self, batch: Any) -> torch.Tensor:
         """Loss per seed on one batch. Shape: (seed,)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def evaluate(self, r: int) -> dict[str, Any]:
         """Metrics after r rounds, each with a leading seed dimension."""
-        raise NotImplementedError
 
     def final_metrics(self) -> dict[str, Any]:
         """Metrics taken once, after training (e.g. a final weight matrix)."""
@@ -143,10 +144,10 @@ class Task:
             for k, v in self.parameters().items():
                 v.copy_(state[k].to(v.device))
 
+    @abstractmethod
     def to_dataset(self, history: dict[str, np.ndarray], coords: np.ndarray, final: dict):
         """Wrap the stacked metrics (seed, round, ...), the round coordinate values and
         the :meth:`final_metrics` into the family's xarray.Dataset."""
-        raise NotImplementedError
 
 
 def _to_numpy(v: Any) -> np.ndarray:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
@@ -69,7 +70,7 @@ class Table(Figure):
     ``<family name>_``)."""
 
 
-class Family:
+class Family(ABC):
     """Base class of a family's plug: what the workflow needs from one family.
 
     Subclasses set the class attributes and implement :meth:`synthesize`,
@@ -107,17 +108,17 @@ class Family:
 
         return from_sections(self.config_class, exp)
 
+    @abstractmethod
     def synthesize(self, cfg: Any, seeds: list[int]) -> xr.Dataset:
         """Generator parameters, training and held-out data of every seed."""
-        raise NotImplementedError
 
+    @abstractmethod
     def task(self, cfg: Any, data: xr.Dataset, seeds: list[int], device: torch.device) -> Task:
         """The training job of one sweep point, for :class:`contrastlab.engine.Engine`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def claims(self, agg: xr.Dataset) -> pd.DataFrame:
         """The paper's claims evaluated on the aggregated results of one experiment."""
-        raise NotImplementedError
 
     def figure(self, name: str) -> Figure:
         """The figure or table ``name``."""
