@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -141,6 +142,9 @@ def test_report_renders_in_a_real_browser(finished_run, tmp_path):
     assert menu.index("Summary of the papers' claims") < min(
         menu.index(get_family(f).title) for f in ("sparse_dense", "hltm")
     )  # the first category
+    for family in ("sparse_dense", "hltm"):  # the summary's caption links every paper
+        title = get_family(family).title
+        assert f"showCategory('{quote(title)}')" in dom, title
     for exp, family in (("wenli", "sparse_dense"), ("hltm", "hltm")):
         assert f"results/claims/{exp}.html" in dom
         for fig in figure_names(family):
