@@ -25,7 +25,6 @@ The config object needs the attributes ``width``, ``depth``, ``embed_dim``, ``st
 
 from __future__ import annotations
 
-import math
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -101,7 +100,7 @@ class DigitsContrastTask(Task):
         self.rng = self.g_batch + self.g_aug
         with torch.no_grad():
             self.eval_views = two_views(self.x_test, self.aug, self.streams("eval_augment"))
-        self.n_rounds = math.ceil(cfg.steps / cfg.eval_every)
+        self.step_rounds(cfg.steps, cfg.eval_every)
         self._seed_index = torch.arange(len(self.seeds), device=dev)[:, None]
 
     @abstractmethod
@@ -121,14 +120,11 @@ class DigitsContrastTask(Task):
     def optimizer(self):
         return make_optimizer(self.cfg.optimizer, self.model.params, self.cfg.lr)
 
-    def round_coord(self, r: int) -> int:
-        return min(r * self.cfg.eval_every, self.cfg.steps)
-
     def batches(self, r: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The two views of ``batch_size`` distinct training images per seed and step."""
         n_train = self.x_train.shape[1]
         B = self.cfg.batch_size
-        for _ in range(self.round_coord(r + 1) - self.round_coord(r)):
+        for _ in range(self.steps_in_round(r)):
             idx = torch.stack([torch.randperm(n_train, generator=g)[:B] for g in self.g_batch])
             x = self.x_train[self._seed_index, idx.to(self.device)]  # (seed, B, 64)
             yield two_views(x, self.aug, self.g_aug)

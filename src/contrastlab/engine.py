@@ -108,9 +108,22 @@ class Task(ABC):
         """A torch optimiser over :meth:`parameters`, or an object with
         ``train_step(batch) -> loss`` (optimisers with their own backward pass)."""
 
+    def step_rounds(self, steps: int, eval_every: int) -> None:
+        """Rounds of ``eval_every`` optimiser steps, the last possibly shorter: sets
+        ``n_rounds``; ``round_coord(r)`` is then the steps done after r rounds."""
+        self._steps, self._eval_every = int(steps), int(eval_every)
+        self.n_rounds = math.ceil(self._steps / self._eval_every)
+
     def round_coord(self, r: int) -> int:
-        """Coordinate value of round ``r`` (e.g. steps done after r rounds)."""
+        """Coordinate value of round ``r``: the steps done after r rounds with
+        :meth:`step_rounds`, else r (e.g. epochs)."""
+        if getattr(self, "_eval_every", None):
+            return min(r * self._eval_every, self._steps)
         return r
+
+    def steps_in_round(self, r: int) -> int:
+        """Optimiser steps of training round ``r`` (with :meth:`step_rounds`)."""
+        return self.round_coord(r + 1) - self.round_coord(r)
 
     def begin_round(self, r: int) -> None:  # noqa: B027 (optional hook)
         """Called before evaluating round ``r`` (e.g. to draw the epoch's samples)."""

@@ -42,7 +42,7 @@ class ToyTask(Task):
         self.W = (self.W / math.sqrt(cfg.dim)).to(device).requires_grad_()
         self.g_batch, self.g_aug = self.streams("batches"), self.streams("augment")
         self.rng = self.g_batch + self.g_aug
-        self.n_rounds = math.ceil(cfg.steps / cfg.eval_every)
+        self.step_rounds(cfg.steps, cfg.eval_every)
         self.rows = torch.arange(len(self.seeds), device=device)[:, None]
 
     def parameters(self):
@@ -51,12 +51,9 @@ class ToyTask(Task):
     def optimizer(self):
         return make_optimizer("adam", [self.W], self.cfg.lr)
 
-    def round_coord(self, r):
-        return min(r * self.cfg.eval_every, self.cfg.steps)
-
     def batches(self, r):
         c = self.cfg
-        for _ in range(self.round_coord(r + 1) - self.round_coord(r)):
+        for _ in range(self.steps_in_round(r)):
             idx = torch.stack(
                 [torch.randint(c.n, (c.batch_size,), generator=g) for g in self.g_batch]
             )

@@ -83,7 +83,7 @@ class ClustersTask(Task):
             self.sub_train = t("sub_train", torch.long)
             self.sub_centres, self.seg_dirs = t("sub_centres"), t("seg_dirs")
         self.labels = self._labels(data)
-        self.n_rounds = math.ceil(cfg.steps / cfg.eval_every)
+        self.step_rounds(cfg.steps, cfg.eval_every)
         self.params = {
             k: v.to(device).requires_grad_()
             for k, v in init_encoder(cfg, self.streams("init"), L).items()
@@ -123,9 +123,6 @@ class ClustersTask(Task):
     def optimizer(self):
         return make_optimizer(self.cfg.optimizer, list(self.params.values()), self.cfg.lr)
 
-    def round_coord(self, r: int) -> int:
-        return min(r * self.cfg.eval_every, self.cfg.steps)
-
     def views(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Two augmented views of the training points ``idx`` (Shape: (seed, batch))."""
         cfg, g = self.cfg, self.g_aug
@@ -143,7 +140,7 @@ class ClustersTask(Task):
 
     def batches(self, r: int):
         n = self.x_train.shape[1]
-        for _ in range(self.round_coord(r + 1) - self.round_coord(r)):
+        for _ in range(self.steps_in_round(r)):
             idx = torch.stack(
                 [torch.randint(n, (self.cfg.batch_size,), generator=g) for g in self.g_batch]
             )

@@ -10,8 +10,6 @@ One evaluation round = ``eval_every`` optimiser steps (the last may be shorter).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 import xarray as xr
@@ -50,7 +48,7 @@ class SparseDenseTask(Task):
         self.z_eval = torch.as_tensor(data.z_eval.values.astype("float32"), device=device)
         self.M = torch.as_tensor(data.M.values, device=device)
         self.atoms = data.atom.values
-        self.n_rounds = math.ceil(cfg.steps / cfg.eval_every)
+        self.step_rounds(cfg.steps, cfg.eval_every)
         W, b = init_weights(
             cfg.width, self.x_train.shape[2], self.seeds, self.streams("init"), cfg.bias_init
         )
@@ -67,12 +65,9 @@ class SparseDenseTask(Task):
     def optimizer(self):
         return make_optimizer(self.cfg.optimizer, [self.W, self.b], self.cfg.lr)
 
-    def round_coord(self, r: int) -> int:
-        return min(r * self.cfg.eval_every, self.cfg.steps)
-
     def batches(self, r: int):
         n = self.x_train.shape[1]
-        for _ in range(self.round_coord(r + 1) - self.round_coord(r)):
+        for _ in range(self.steps_in_round(r)):
             idx = torch.stack(
                 [torch.randint(n, (self.cfg.batch_size,), generator=g) for g in self.g_batch]
             )
