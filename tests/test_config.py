@@ -12,7 +12,7 @@ from contrastlab.config import (
     sweep_points,
     validate_config,
 )
-from contrastlab.params import default_of, defaults, fields_by_section
+from contrastlab.params import TOP_LEVEL, default_of, defaults, fields_by_section
 from contrastlab.registry import families
 
 
@@ -121,7 +121,7 @@ def test_config_yaml_lists_every_key_with_the_dataclass_default(cfg):
     for name, exp in _family_experiments(cfg).items():
         fam = FAMILIES[exp["family"]]
         want = defaults(fam.config_class)
-        got = {k: v for k, v in exp.items() if k not in ("family", "activate", "n_seeds", "sweep")}
+        got = {k: v for k, v in exp.items() if k not in TOP_LEVEL}
         assert sorted(got) == sorted(want), f"experiments.{name}: sections differ"
         for section, keys in want.items():
             assert sorted(got[section]) == sorted(keys), f"experiments.{name}.{section}: keys"

@@ -394,3 +394,79 @@ def seeds(config: dict, experiment: str | None = None) -> list[int]:
 def sweep_points(config: dict) -> list[SweepPoint]:
     """All training jobs of the active experiments."""
     return [p for n, e in active_experiments(config).items() for p in expand_experiment(n, e)]
+
+
+@dataclass
+class TrainingJob:
+    """One training job: one sweep point, or several fused into one batched model.
+
+    Attributes:
+        experiment: experiment name.
+        label: path-safe name of the job: the point's label for a one-point job;
+            for a fused job the non-fused axes' values and the fused axes, e.g.
+            ``kind=infonce__fused=temperature``.
+        points: the sweep points it trains, in sweep order.
+    """
+
+    experiment: str
+    label: str
+    points: list[SweepPoint]
+
+    @property
+    def fused(self) -> bool:
+        return len(self.points) > 1
+
+
+def fuse_mode(config: dict, experiment: str) -> str:
+    """``auto`` or ``none``: the experiment's own ``fuse`` if it sets one, else the top level."""
+    return config["experiments"][experiment].get("fuse") or config.get("fuse", "auto")
+
+
+def _without(cfg: dict, dotted: tuple[str, ...]) -> str:
+    """The config with the fusable keys blanked, as a comparable string."""
+    cfg = copy.deepcopy(cfg)
+    for key in dotted:
+        section, _, name = key.partition(".")
+        if isinstance(cfg.get(section), dict) and name in cfg[section]:
+            cfg[section][name] = None
+    return json.dumps(cfg, sort_keys=True, default=str)
+
+
+def experiment_jobs(config: dict, name: str) -> list[TrainingJob]:
+    """The training jobs of one experiment: with ``fuse: auto``, the sweep points that
+    differ only in the family's ``fusable`` keys form one job (unless the fused job's
+    estimated memory exceeds ``max_job_memory_gb``; then they stay apart)."""
+    from contrastlab.registry import get_family
+
+    exp = config["experiments"][name]
+    points = expand_experiment(name, exp)
+    fam = get_family(exp["family"])
+    if fuse_mode(config, name) == "none" or not fam.fusable or len(points) < 2:
+        return [TrainingJob(name, p.label, [p]) for p in points]
+    groups: dict[str, list[SweepPoint]] = {}
+    for p in points:
+        groups.setdefault(_without(p.config, fam.fusable), []).append(p)
+    limit = config.get("max_job_memory_gb")
+    limit = limit * 2**30 if limit is not None else machine_memory_bytes()
+    n_seeds = len(seeds(config, name))
+    jobs = []
+    for members in groups.values():
+        estimate = getattr(fam.config(members[0].config), "memory_estimate", None)
+        too_big = (
+            estimate is not None
+            and limit > 0
+            and sum(estimate(n_seeds * len(members)).values()) > limit
+        )
+        if len(members) == 1 or too_big:
+            jobs += [TrainingJob(name, p.label, [p]) for p in members]
+            continue
+        fused = [a for a, k in members[0].keys.items() if k in fam.fusable]
+        kept = SEP.join(f"{a}={_fmt(v)}" for a, v in members[0].values.items() if a not in fused)
+        label = SEP.join(x for x in (kept, "fused=" + "+".join(fused)) if x)
+        jobs.append(TrainingJob(name, label, members))
+    return jobs
+
+
+def training_jobs(config: dict) -> list[TrainingJob]:
+    """All training jobs of the active experiments (see :func:`experiment_jobs`)."""
+    return [j for n in active_experiments(config) for j in experiment_jobs(config, n)]

@@ -22,6 +22,7 @@ References:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -194,12 +195,16 @@ def add_noise(x: torch.Tensor, std: float, gens: Sequence[torch.Generator]) -> t
     return (x + std * eps.to(x.device)).clamp_(0.0, 1.0)
 
 
-def augment(x: torch.Tensor, aug: Augment, gens: Sequence[torch.Generator]) -> torch.Tensor:
+def augment(
+    x: torch.Tensor, aug: Augment | Sequence[Augment], gens: Sequence[torch.Generator]
+) -> torch.Tensor:
     """One random view of every image: shift, then erase, then noise.
 
     Args:
         x: images in [0, 1]. Shape: (seed, batch, 64).
-        aug: the augmentation strengths.
+        aug: the augmentation strengths, or one per seed (a fused job's members): each
+            run of equal strengths is augmented on its own, so every seed draws and
+            gets what it would alone.
         gens: one generator per seed (len = seed).
 
     Returns:
@@ -207,19 +212,29 @@ def augment(x: torch.Tensor, aug: Augment, gens: Sequence[torch.Generator]) -> t
     """
     if len(gens) != x.shape[0]:
         raise ValueError(f"one generator per seed needed: {len(gens)} for {x.shape[0]} seeds")
+    if not isinstance(aug, Augment):
+        if len(aug) != x.shape[0]:
+            raise ValueError(f"one augmentation per seed needed: {len(aug)} for {x.shape[0]}")
+        runs = [i for i in range(1, len(aug)) if aug[i] != aug[i - 1]]
+        if runs:
+            bounds = [0, *runs, len(aug)]
+            return torch.cat(
+                [augment(x[a:b], aug[a], gens[a:b]) for a, b in itertools.pairwise(bounds)]
+            )
+        aug = aug[0]
     x = random_shift(x, aug.shift, gens)
     x = random_erase(x, aug.erase_prob, aug.erase_size, gens)
     return add_noise(x, aug.noise, gens)
 
 
 def two_views(
-    x: torch.Tensor, aug: Augment, gens: Sequence[torch.Generator]
+    x: torch.Tensor, aug: Augment | Sequence[Augment], gens: Sequence[torch.Generator]
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Two independent augmented views of a batch (view 1's draws first).
 
     Args:
         x: images in [0, 1]. Shape: (seed, batch, 64).
-        aug: the augmentation strengths.
+        aug: the augmentation strengths (or one per seed, see :func:`augment`).
         gens: one generator per seed.
 
     Returns:

@@ -51,6 +51,8 @@ class DigitsContrastTask(Task):
         data: a dataset with the variables of :func:`contrastlab.digits.split_dataset`.
         seeds: the seeds (must be those of ``data``, in any order).
         device: where to train.
+        members: a fused job's typed config per member (``data`` then holds the
+            members in order); the views' augmentation is then per member.
 
     Subclasses say how their config sets the views' augmentation (:meth:`augmentation`),
     and add :meth:`loss`, :meth:`evaluate` and :meth:`to_dataset`.
@@ -70,13 +72,15 @@ class DigitsContrastTask(Task):
         data: xr.Dataset,
         seeds: Sequence[int],
         device: str | torch.device = "cpu",
+        members: Sequence[Any] | None = None,
     ) -> None:
-        super().__init__(seeds)
+        super().__init__(seeds, members)
         cfg.check()
         missing = sorted(set(self.seeds) - {int(s) for s in data.seed.values})
         if missing:
             raise ValueError(f"the data file has no seeds {missing}; rerun the data stage")
-        data = data.sel(seed=self.seeds)
+        if [int(s) for s in data.seed.values] != self.seeds:
+            data = data.sel(seed=self.seeds)
         self.data = data
         self.cfg = cfg
         self.device = torch.device(device)
@@ -91,7 +95,11 @@ class DigitsContrastTask(Task):
         self.y_train = data["y_train"].values.astype(np.int64)
         self.y_test = data["y_test"].values.astype(np.int64)
         self.y_test_t = torch.as_tensor(self.y_test, device=dev)
-        self.aug = self.augmentation(cfg)
+        self.aug = (
+            self.augmentation(cfg)
+            if self.members is None
+            else [self.augmentation(m) for m in self.members]
+        )
         self.model = BatchedMLP(
             PIXELS, cfg.width, cfg.depth, cfg.embed_dim, self.streams("init"), dev
         )

@@ -24,6 +24,15 @@ Random numbers: every seed has its own named streams, :func:`streams`
 a batch. The generators the training loop draws from (``Task.rng``) are
 saved in checkpoints.
 
+Fused sweep points: one job may train several sweep points of an experiment
+that differ only in the family's ``fusable`` keys (e.g. the temperature).
+Then the leading dimension holds *members*, point-major: the seeds of the
+first point, then those of the second, ... (seed values repeat), and
+``Task.members`` holds each member's typed config; a task reads a
+hyper-parameter per member with :meth:`Task.member_values`. Every member
+draws from its own seed's streams and sees only its own slice, so it gets the
+numbers of its point's solo job, bit for bit on CPU (tests/test_fuse.py).
+
 Checkpoints (:mod:`contrastlab.checkpoint`): written atomically every
 ``checkpoint_every`` rounds and at the end; reused only when their
 fingerprint -- family, resolved config, seeds, device type and package
@@ -45,6 +54,7 @@ import torch
 from contrastlab import __version__
 from contrastlab.checkpoint import fingerprint, load_checkpoint, save_checkpoint
 from contrastlab.errors import ContrastlabError
+from contrastlab.optim import SGD, Adam
 from contrastlab.utils import generator
 
 
@@ -65,12 +75,13 @@ def streams(
 
 
 def make_optimizer(kind: str, params: Iterable[torch.Tensor], lr: float):
-    """The optimiser ``kind`` (``adam`` | ``sgd``, plain: no momentum or decay)."""
+    """The optimiser ``kind`` (``adam`` | ``sgd``, plain: no momentum or decay): the
+    numbers of ``torch.optim``'s, without its start-up cost (:mod:`contrastlab.optim`)."""
     params = list(params)
     if kind == "adam":
-        return torch.optim.Adam(params, lr=lr)
+        return Adam(params, lr=lr)
     if kind == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=0.0, weight_decay=0.0)
+        return SGD(params, lr=lr)
     raise ValueError(f"unknown optimizer {kind!r}; known: adam, sgd")
 
 
@@ -79,7 +90,9 @@ class Task(ABC):
 
     Attributes:
         family: the family's name (names the random streams).
-        seeds: the seeds, in the order of the leading dimension.
+        seeds: the seed of every member, in the order of the leading dimension
+            (distinct in a one-point job; repeated per point in a fused job).
+        members: a fused job's typed config per member (``None``: one point).
         n_rounds: evaluation rounds after the initialisation.
         round_dim: name of the round coordinate in the results (``step``, ``epoch``).
         rng: generators the training loop draws from (saved in checkpoints).
@@ -88,12 +101,38 @@ class Task(ABC):
     family: str = ""
     round_dim: str = "step"
 
-    def __init__(self, seeds: Sequence[int]) -> None:
+    def __init__(self, seeds: Sequence[int], members: Sequence[Any] | None = None) -> None:
         self.seeds = [int(s) for s in seeds]
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds must be non-empty and distinct, got {self.seeds}")
+        self.members = list(members) if members is not None else None
+        if self.members is None and len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct, got {self.seeds}")
+        if not self.seeds:
+            raise ValueError("a task needs at least one seed")
+        if self.members is not None and len(self.members) != len(self.seeds):
+            raise ValueError(
+                f"one config per member needed: {len(self.members)} for {len(self.seeds)} seeds"
+            )
         self.n_rounds = 0
         self.rng: list[torch.Generator] = []
+
+    def member_values(self, cfg: Any, name: str) -> list:
+        """Hyper-parameter ``name`` of every member: ``cfg.<name>`` for all in a
+        one-point job, each member's own value in a fused job."""
+        if self.members is None:
+            return [getattr(cfg, name)] * len(self.seeds)
+        return [getattr(m, name) for m in self.members]
+
+    def member_tensor(
+        self, cfg: Any, name: str, device: str | torch.device = "cpu", dtype=torch.float32
+    ) -> torch.Tensor:
+        """:meth:`member_values` as a tensor. Shape: (member,). A one-point job uses the
+        same tensor code as a fused one, so both give the same bits."""
+        return torch.tensor(self.member_values(cfg, name), dtype=dtype, device=device)
+
+    def member_name(self, i: int) -> str:
+        """Names member ``i`` in messages: its seed (and its point in a fused job)."""
+        label = getattr(self, "member_labels", None)
+        return f"{label[i]}, seed {self.seeds[i]}" if label else f"seed {self.seeds[i]}"
 
     def streams(self, name: str, device: str | torch.device = "cpu") -> list[torch.Generator]:
         return streams(self.seeds, self.family, name, device)
@@ -147,6 +186,12 @@ class Task(ABC):
     def summary(self, metrics: dict[str, Any]) -> str:
         """A few words of metrics for the progress line (optional)."""
         return ""
+
+    def point_attrs(self, cfg: Any) -> dict:
+        """Global attributes of one sweep point's results, from its typed config (e.g.
+        its loss); the pipeline adds them to each point's dataset (fused or not), so
+        :meth:`to_dataset` of a fused job must not set attributes that differ by point."""
+        return {}
 
     def state_dict(self) -> dict:
         """Model state to checkpoint (default: the parameters)."""
@@ -232,7 +277,7 @@ class Engine:
         if bad.any():
             i, s = (int(v) for v in bad.nonzero()[0])
             raise DivergenceError(
-                f"{self.where}, seed {task.seeds[s]}: training loss is "
+                f"{self.where}, {task.member_name(s)}: training loss is "
                 f"{losses[i, s].item()} at step {first_step + i + 1} (round {r + 1}); "
                 "lower train.lr (or check the data) and rerun"
             )
@@ -247,7 +292,7 @@ class Engine:
                     else f"exploded (|w| = {big[s].item():.3g} > {self.max_abs_weight:g})"
                 )
                 raise DivergenceError(
-                    f"{self.where}, seed {task.seeds[s]}: weights {name!r} {what} by step "
+                    f"{self.where}, {task.member_name(s)}: weights {name!r} {what} by step "
                     f"{first_step + losses.shape[0]} (round {r + 1}); lower train.lr and rerun"
                 )
 

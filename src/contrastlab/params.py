@@ -24,7 +24,7 @@ from dataclasses import MISSING, field
 from typing import Any
 
 # Keys every experiment has, outside the sections.
-TOP_LEVEL = ("activate", "family", "n_seeds", "sweep")
+TOP_LEVEL = ("activate", "family", "n_seeds", "fuse", "sweep")
 
 
 def param(
@@ -157,6 +157,11 @@ def family_schema(name: str, title: str, cls: type) -> dict:
             "maximum": 1024,
             "default": None,
             "description": "Seeds of this experiment; null = the top-level n_seeds.",
+        },
+        "fuse": {
+            "enum": ["auto", "none", None],
+            "default": None,
+            "description": "Fusing of this experiment's sweep points; null = the top-level fuse.",
         },
     }
     for section, flds in fields_by_section(cls).items():

@@ -44,32 +44,91 @@ def train(
         checkpoint_path: where to save/resume checkpoints (None: never).
         where: names the job in messages (experiment and sweep point).
     """
+    return train_job([data], [cfg], device, log, checkpoint_path, where)[0]
+
+
+def train_job(
+    datasets: list[xr.Dataset],
+    cfgs: list[dict],
+    device: str = "auto",
+    log=print,
+    checkpoint_path=None,
+    where: str = "",
+    labels: list[str] | None = None,
+) -> list[xr.Dataset]:
+    """Training stage of one job: one sweep point, or several fused into one batched
+    model (points that differ only in the family's ``fusable`` keys).
+
+    A fused job's members are the seeds of the first point, then those of the
+    second, ...: each draws from its own seed's streams and reads its own point's
+    hyper-parameters, so every point gets the numbers of its solo job.
+
+    Args:
+        datasets: the data stage's dataset of every point (the same seeds in each).
+        cfgs: every point's resolved experiment config.
+        labels: the points' labels (names members in messages).
+        (the rest as :func:`train`)
+
+    Returns:
+        One dataset per point, with the point's own provenance.
+    """
     import torch
 
     from contrastlab.engine import Engine
     from contrastlab.utils import device_name, resolve_device
 
+    if len(datasets) != len(cfgs) or not cfgs:
+        raise ValueError("one data set per point config is needed")
     dev = resolve_device(device)
     log(f"training on {device_name(dev)} (config device: {device}), torch {torch.__version__}")
-    fam = get_family(cfg["family"])
-    typed = fam.config(cfg)
-    seeds = [int(s) for s in data.seed.values]
+    fam = get_family(cfgs[0]["family"])
+    typed = [fam.config(c) for c in cfgs]
+    seeds = [int(s) for s in datasets[0].seed.values]
     t0 = time.perf_counter()
-    task = fam.task(typed, data, seeds, dev)
+    if len(cfgs) == 1:
+        task, job_config = fam.task(typed[0], datasets[0], seeds, dev), cfgs[0]
+    else:
+        for i, d in enumerate(datasets):
+            if [int(s) for s in d.seed.values] != seeds:
+                raise ValueError(f"fused points need the same seeds; point {i} has others")
+        data = xr.concat(
+            datasets,
+            dim="seed",
+            data_vars="minimal",
+            coords="minimal",
+            compat="override",
+            join="override",
+            combine_attrs="drop_conflicts",
+        )
+        members = [t for t in typed for _ in seeds]
+        task = fam.task(typed[0], data, seeds * len(cfgs), dev, members=members)
+        labels = labels or [str(i) for i in range(len(cfgs))]
+        task.member_labels = [f"point {label}" for label in labels for _ in seeds]
+        job_config = {"fused_points": cfgs}
+        log(f"{len(cfgs)} sweep points fused: {len(cfgs) * len(seeds)} models in one batch")
     engine = Engine(
         task,
-        config=cfg,
+        config=job_config,
         where=where or f"experiment of family {fam.name}",
         log=log,
         checkpoint_path=checkpoint_path,
-        checkpoint_every=getattr(typed, "checkpoint_every", 1),
+        checkpoint_every=getattr(typed[0], "checkpoint_every", 1),
         device=dev,
     )
     ds = engine.run()
     wall = time.perf_counter() - t0
-    ds.attrs.update(provenance(cfg, seeds, device_name(dev), wall))
+    S = len(seeds)
+    out = []
+    for i, cfg in enumerate(cfgs):
+        part = ds.isel(seed=slice(i * S, (i + 1) * S)) if len(cfgs) > 1 else ds
+        part.attrs = dict(ds.attrs)  # a point's own attributes, not shared with the others
+        part.attrs.update(task.point_attrs(typed[i]))
+        part.attrs.update(provenance(cfg, seeds, device_name(dev), wall))
+        if len(cfgs) > 1:
+            part.attrs["fused_job_points"] = len(cfgs)
+        out.append(part)
     log(f"done in {wall:.1f}s")
-    return ds
+    return out
 
 
 def aggregate(datasets, points: list[dict], keys: dict) -> xr.Dataset:

@@ -91,6 +91,13 @@ class Family(ABC):
             runs every family on it.
         data_sections: config sections the synthetic data depend on; sweep
             points that agree on them share one data job.
+        fusable: dotted config keys (``section.key``, as in a sweep) whose values
+            may differ between the sweep points of one fused training job: sweep
+            points that differ in nothing else train as one batched model
+            (``fuse: auto``). A family with fusable keys reads them per member
+            (:meth:`contrastlab.engine.Task.member_values`) and accepts
+            ``members=`` in :meth:`task`; ``tests/test_fuse.py`` checks that a
+            fused job gives every point the numbers of its solo job, bit for bit.
     """
 
     name: ClassVar[str] = ""
@@ -101,6 +108,7 @@ class Family(ABC):
     tables: ClassVar[tuple[Table, ...]] = ()
     tiny: ClassVar[dict] = {}
     data_sections: ClassVar[tuple[str, ...]] = ("data",)
+    fusable: ClassVar[tuple[str, ...]] = ()
 
     def config(self, exp: dict) -> Any:
         """The typed config of an experiment's (validated, defaults-filled) sections."""
@@ -114,7 +122,11 @@ class Family(ABC):
 
     @abstractmethod
     def task(self, cfg: Any, data: xr.Dataset, seeds: list[int], device: torch.device) -> Task:
-        """The training job of one sweep point, for :class:`contrastlab.engine.Engine`."""
+        """The training job of one sweep point, for :class:`contrastlab.engine.Engine`.
+
+        A family with :attr:`fusable` keys also takes ``members=``: in a fused job,
+        the typed config of every member (``seeds`` then repeat per point, point-major,
+        and ``data`` is the points' data concatenated along ``seed``)."""
 
     @abstractmethod
     def claims(self, agg: xr.Dataset) -> pd.DataFrame:

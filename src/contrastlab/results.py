@@ -27,15 +27,7 @@ def _check_attrs(ds: xr.Dataset) -> None:
         raise ValueError(f"variables without long_name/units attrs: {missing}")
 
 
-def write_netcdf(ds: xr.Dataset, path: str | Path) -> None:
-    """Write ``ds`` as compressed NETCDF4 (float32 data, no fill value on coordinates).
-
-    Every variable and coordinate must carry ``long_name`` and ``units``.
-    The file is written next to its target and renamed into place.
-    """
-    _check_attrs(ds)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _encoding(ds: xr.Dataset) -> dict:
     encoding = {}
     for name, var in ds.data_vars.items():
         enc = {"zlib": True, "complevel": 4}
@@ -45,12 +37,76 @@ def write_netcdf(ds: xr.Dataset, path: str | Path) -> None:
     for name, var in ds.coords.items():
         if var.dtype.kind in "fiu":
             encoding[name] = {"_FillValue": None}
+    return encoding
+
+
+def write_netcdf(ds: xr.Dataset, path: str | Path) -> None:
+    """Write ``ds`` as compressed NETCDF4 (float32 data, no fill value on coordinates).
+
+    Every variable and coordinate must carry ``long_name`` and ``units``.
+    The file is written next to its target and renamed into place.
+    """
+    write_points({"": ds}, path)
+
+
+POINT_GROUP = "point{}"
+
+
+def write_points(datasets: dict[str, xr.Dataset], path: str | Path) -> None:
+    """Write the per-point results of one training job as one NETCDF4 file.
+
+    One point (key ``""``): the dataset is the file's root. Several (a fused job):
+    the root holds only the attribute ``fused_points`` (the labels, JSON) and point
+    i is the group ``point<i>`` (its label in the group's ``point_label``); read one
+    back with :func:`read_point`. Written next to its target and renamed into place.
+    """
+    for ds in datasets.values():
+        _check_attrs(ds)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    ds.to_netcdf(tmp, format="NETCDF4", engine="netcdf4", encoding=encoding)
+    if list(datasets) == [""]:
+        ds = datasets[""]
+        ds.to_netcdf(tmp, format="NETCDF4", engine="netcdf4", encoding=_encoding(ds))
+    else:
+        labels = list(datasets)
+        root = xr.Dataset(attrs={"fused_points": json.dumps(labels)})
+        root.to_netcdf(tmp, format="NETCDF4", engine="netcdf4")
+        for i, label in enumerate(labels):
+            ds = datasets[label].copy()
+            ds.attrs["point_label"] = label
+            ds.to_netcdf(
+                tmp,
+                mode="a",
+                group=POINT_GROUP.format(i),
+                format="NETCDF4",
+                engine="netcdf4",
+                encoding=_encoding(ds),
+            )
     tmp.replace(path)
 
 
-def read_netcdf(path: str | Path) -> xr.Dataset:
+def read_point(path: str | Path, label: str) -> xr.Dataset:
+    """The results of sweep point ``label`` in a training job's file (the file itself
+    for a one-point job, the point's group in a fused job's; :func:`write_points`).
+
+    Raises:
+        ResultFileError: the file is missing, unreadable or lacks the point.
+    """
+    ds = read_netcdf(path)
+    fused = ds.attrs.get("fused_points")
+    if fused is None:
+        return ds
+    labels = json.loads(fused)
+    if label not in labels:
+        raise ResultFileError(
+            f"result file {path} has no sweep point {label!r} (it has {labels}); "
+            "delete it and rerun"
+        )
+    return read_netcdf(path, group=POINT_GROUP.format(labels.index(label)))
+
+
+def read_netcdf(path: str | Path, group: str | None = None) -> xr.Dataset:
     """Load a dataset fully into memory and close the file.
 
     Raises:
@@ -58,7 +114,7 @@ def read_netcdf(path: str | Path) -> xr.Dataset:
             says what to do.
     """
     try:
-        with xr.open_dataset(path, engine="netcdf4") as ds:
+        with xr.open_dataset(path, engine="netcdf4", group=group) as ds:
             return ds.load()
     except FileNotFoundError:
         raise ResultFileError(f"result file {path} is missing; rerun the workflow") from None

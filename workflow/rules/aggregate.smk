@@ -6,12 +6,15 @@ rule aggregate_results:
         "results/aggregate/{experiment}.nc",
     log:
         "logs/aggregate_results/{experiment}.log",
+    benchmark:
+        "logs/benchmark/aggregate_results/{experiment}.tsv"
     conda:
         "../../envs/analysis.yaml"
     resources:
         mem_mb=4000,
         runtime=10,
     params:
+        sources=get_point_sources,
         points=get_point_values,
         sweep_keys=get_sweep_keys,
     script:
@@ -32,6 +35,8 @@ rule claims_table:
         ),
     log:
         "logs/claims_table/{experiment}.log",
+    benchmark:
+        "logs/benchmark/claims_table/{experiment}.tsv"
     conda:
         "../../envs/analysis.yaml"
     resources:
@@ -56,6 +61,8 @@ rule claims_summary:
         ),
     log:
         "logs/claims_summary/summary.log",
+    benchmark:
+        "logs/benchmark/claims_summary/summary.tsv"
     conda:
         "../../envs/analysis.yaml"
     resources:

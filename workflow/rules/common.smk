@@ -13,6 +13,7 @@ from contrastlab.config import (
     validate_config,
     sweep_points,
     seeds,
+    training_jobs,
 )
 from contrastlab.registry import get_family as registered_family
 
@@ -38,6 +39,9 @@ POINTS = {(p.experiment, p.label): p for p in sweep_points(config)}
 EXPERIMENTS = {}
 for _p in POINTS.values():
     EXPERIMENTS.setdefault(_p.experiment, []).append(_p)
+# Training jobs: one per sweep point, or one per group of fused points (fuse: auto).
+JOBS = {(j.experiment, j.label): j for j in training_jobs(config)}
+JOB_OF_POINT = {(j.experiment, p.label): j.label for j in JOBS.values() for p in j.points}
 
 
 def family_of(experiment):
@@ -53,6 +57,7 @@ TABLES = {exp: [t.name for t in family_of(exp).tables] for exp in EXPERIMENTS}
 wildcard_constraints:
     experiment="[A-Za-z][A-Za-z0-9_]*",
     point="[^/]+",
+    job="[^/]+",
     data_point="[^/]+",
     figure="[A-Za-z0-9_]+",
 
@@ -98,8 +103,8 @@ def get_seeds(wildcards):
     return SEEDS[wildcards.experiment]
 
 
-def get_point(wildcards):
-    return POINTS[(wildcards.experiment, wildcards.point)]
+def get_job(wildcards):
+    return JOBS[(wildcards.experiment, wildcards.job)]
 
 
 def get_data_config(wildcards):
@@ -112,20 +117,44 @@ def get_data_config(wildcards):
     )
 
 
-def get_point_config(wildcards):
-    return get_point(wildcards).config
+def get_job_configs(wildcards):
+    return [p.config for p in get_job(wildcards).points]
+
+
+def get_job_labels(wildcards):
+    return [p.label for p in get_job(wildcards).points]
+
+
+def get_job_data(wildcards):
+    """The data file of every point of the job (one entry per point, in order)."""
+    return [
+        f"results/data/{wildcards.experiment}/{p.data_label}.nc"
+        for p in get_job(wildcards).points
+    ]
 
 
 def get_train_data(wildcards):
-    p = get_point(wildcards)
-    return f"results/data/{p.experiment}/{p.data_label}.nc"
+    """The job's data files, each once."""
+    return list(dict.fromkeys(get_job_data(wildcards)))
+
+
+def train_file(experiment, point_label):
+    """The training job file that holds a sweep point's results."""
+    job = JOB_OF_POINT[(experiment, point_label)]
+    return f"results/train/{experiment}/{job}/metrics.nc"
 
 
 def get_point_results(wildcards):
-    return [
-        f"results/train/{wildcards.experiment}/{p.label}/metrics.nc"
-        for p in EXPERIMENTS[wildcards.experiment]
-    ]
+    """The training job files of an experiment (each once)."""
+    exp = wildcards.experiment
+    return list(dict.fromkeys(train_file(exp, p.label) for p in EXPERIMENTS[exp]))
+
+
+def get_point_sources(wildcards):
+    """Per sweep point: [training job file, point label] (aggregate reads it with
+    contrastlab.results.read_point)."""
+    exp = wildcards.experiment
+    return [[train_file(exp, p.label), p.label] for p in EXPERIMENTS[exp]]
 
 
 def get_point_values(wildcards):
@@ -137,7 +166,7 @@ def get_sweep_keys(wildcards):
 
 
 def checkpoint_path(wildcards):
-    return f"checkpoints/{wildcards.experiment}/{wildcards.point}.pt"
+    return f"checkpoints/{wildcards.experiment}/{wildcards.job}.pt"
 
 
 def train_gpus(wildcards):

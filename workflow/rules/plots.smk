@@ -12,6 +12,8 @@ rule plot_figure:
         ),
     log:
         "logs/plot_figure/{experiment}/{figure}.log",
+    benchmark:
+        "logs/benchmark/plot_figure/{experiment}/{figure}.tsv"
     conda:
         "../../envs/analysis.yaml"
     resources:
@@ -38,6 +40,8 @@ rule make_table:
         ),
     log:
         "logs/make_table/{experiment}/{figure}.log",
+    benchmark:
+        "logs/benchmark/make_table/{experiment}/{figure}.tsv"
     conda:
         "../../envs/analysis.yaml"
     resources:

@@ -5,6 +5,8 @@ rule synth_data:
         "results/data/{experiment}/{data_point}.nc",
     log:
         "logs/synth_data/{experiment}/{data_point}.log",
+    benchmark:
+        "logs/benchmark/synth_data/{experiment}/{data_point}.tsv"
     conda:
         "../../envs/torch.yaml"
     resources:

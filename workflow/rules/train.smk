@@ -1,11 +1,14 @@
 rule train_model:
-    """Train all seeds of one sweep point as one batched model; metrics over training."""
+    """Train all seeds of one sweep point (or of several fused points) as one batched
+    model; metrics over training."""
     input:
         data=get_train_data,
     output:
-        "results/train/{experiment}/{point}/metrics.nc",
+        "results/train/{experiment}/{job}/metrics.nc",
     log:
-        "logs/train_model/{experiment}/{point}.log",
+        "logs/train_model/{experiment}/{job}.log",
+    benchmark:
+        "logs/benchmark/train_model/{experiment}/{job}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: 1
@@ -14,7 +17,9 @@ rule train_model:
         runtime=train_runtime,
         gpu=train_gpus,
     params:
-        config=get_point_config,
+        configs=get_job_configs,
+        data=get_job_data,
+        labels=get_job_labels,
         device=config["device"],
         checkpoint=checkpoint_path,
     script:

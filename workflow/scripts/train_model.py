@@ -1,4 +1,6 @@
-"""Rule train_model: train all seeds of one sweep point (one batched model)."""
+"""Rule train_model: train all seeds of one sweep point (one batched model), or of
+several fused sweep points (one batched model for all of them; one netCDF group per
+point in the output, see contrastlab.results.write_points)."""
 
 import sys
 
@@ -6,21 +8,24 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821 (the packag
 
 import torch  # noqa: E402
 
-from contrastlab.pipeline import train  # noqa: E402
-from contrastlab.results import read_netcdf, write_netcdf  # noqa: E402
+from contrastlab.pipeline import train_job  # noqa: E402
+from contrastlab.results import read_netcdf, write_points  # noqa: E402
 from contrastlab.utils import job_logger  # noqa: E402
 
 sm = snakemake  # noqa: F821
 log = job_logger(sm.log[0])
 torch.set_num_threads(sm.threads)
-data = read_netcdf(sm.input.data)
-ds = train(
-    data,
-    sm.params.config,
+data = {path: read_netcdf(path) for path in dict.fromkeys(sm.params.data)}
+labels = list(sm.params.labels)
+results = train_job(
+    [data[path] for path in sm.params.data],
+    list(sm.params.configs),
     device=sm.params.device,
     log=log,
     checkpoint_path=sm.params.checkpoint,
-    where=f"experiment {sm.wildcards.experiment}, point {sm.wildcards.point}",
+    where=f"experiment {sm.wildcards.experiment}, job {sm.wildcards.job}",
+    labels=labels,
 )
-write_netcdf(ds, sm.output[0])
+points = dict(zip(labels, results, strict=True)) if len(labels) > 1 else {"": results[0]}
+write_points(points, sm.output[0])
 log(f"wrote {sm.output[0]}")

@@ -58,8 +58,8 @@ def hardest_negatives(sim: torch.Tensor, k: int) -> torch.Tensor:
 def _hard_infonce_rows(sim: torch.Tensor, temperature: float, k: int) -> torch.Tensor:
     diag = torch.diagonal(sim, dim1=-2, dim2=-1)  # (*lead, B)
     neg = hardest_negatives(sim, k)  # (*lead, B, k)
-    logits = torch.cat([diag[..., None], neg], dim=-1) / temperature
-    return (torch.logsumexp(logits, dim=-1) - diag / temperature).mean(-1)
+    logits = torch.cat([diag[..., None], neg], dim=-1) / temperature  # positive first
+    return (torch.logsumexp(logits, dim=-1) - logits[..., 0]).mean(-1)
 
 
 def _hard_simple_rows(sim: torch.Tensor, lam: float, k: int) -> torch.Tensor:

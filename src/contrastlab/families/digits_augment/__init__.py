@@ -114,17 +114,24 @@ class DigitsAugmentFamily(Family):
         "train": {"steps": 6, "eval_every": 3, "batch_size": 16, "checkpoint_every": 1},
     }
 
+    fusable = ("augmentation.strength",)
+
     def synthesize(self, cfg: DigitsAugmentConfig, seeds: list[int]) -> xr.Dataset:
         from contrastlab.families.digits_augment.data import synthesize
 
         return synthesize(cfg, seeds)
 
     def task(
-        self, cfg: DigitsAugmentConfig, data: xr.Dataset, seeds: list[int], device: torch.device
+        self,
+        cfg: DigitsAugmentConfig,
+        data: xr.Dataset,
+        seeds: list[int],
+        device: torch.device,
+        members: list[DigitsAugmentConfig] | None = None,
     ) -> DigitsAugmentTask:
         from contrastlab.families.digits_augment.task import DigitsAugmentTask
 
-        return DigitsAugmentTask(cfg, data, seeds, device)
+        return DigitsAugmentTask(cfg, data, seeds, device, members)
 
     def claims(self, agg: xr.Dataset) -> pd.DataFrame:
         from contrastlab.families.digits_augment.claims import claims

@@ -44,21 +44,24 @@ class DigitsAugmentTask(DigitsContrastTask):
     def evaluate(self, r: int) -> dict[str, np.ndarray]:
         return self.shared_metrics(*self.embeddings())
 
-    def to_dataset(
-        self, history: dict[str, np.ndarray], coords: np.ndarray, final: dict[str, np.ndarray]
-    ) -> xr.Dataset:
-        cfg = self.cfg
+    def point_attrs(self, cfg: DigitsAugmentConfig) -> dict:
+        """Title, augmentation strength and its parameters, and tau of one point."""
         level = cfg.level()
         views = ", ".join(f"{k} {v:g}" for k, v in level.items())
         if cfg.strength == "none":
             views = "identical views"
+        return {
+            "title": f"Wen & Li 2021 on the digits: {cfg.strength} augmentation ({views})",
+            "augmentation_strength": cfg.strength,
+            **{f"augmentation_{k}": float(v) for k, v in level.items()},
+            "loss_temperature": float(cfg.temperature),
+        }
+
+    def to_dataset(
+        self, history: dict[str, np.ndarray], coords: np.ndarray, final: dict[str, np.ndarray]
+    ) -> xr.Dataset:
         return xr.Dataset(
             self.shared_variables(history, final),
             coords=self.shared_coords(coords),
-            attrs={
-                "title": f"Wen & Li 2021 on the digits: {cfg.strength} augmentation ({views})",
-                "augmentation_strength": cfg.strength,
-                **{f"augmentation_{k}": float(v) for k, v in level.items()},
-                "loss_temperature": float(cfg.temperature),
-            },
+            attrs=self.point_attrs(self.cfg) if self.members is None else {},
         )

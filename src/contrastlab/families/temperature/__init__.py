@@ -139,17 +139,24 @@ class TemperatureFamily(Family):
     }
     data_sections = ("data", "analytic")
 
+    fusable = ("loss.temperature",)
+
     def synthesize(self, cfg: TemperatureConfig, seeds: list[int]) -> xr.Dataset:
         from contrastlab.families.temperature.data import synthesize
 
         return synthesize(cfg, seeds)
 
     def task(
-        self, cfg: TemperatureConfig, data: xr.Dataset, seeds: list[int], device: torch.device
+        self,
+        cfg: TemperatureConfig,
+        data: xr.Dataset,
+        seeds: list[int],
+        device: torch.device,
+        members: list[TemperatureConfig] | None = None,
     ) -> TemperatureTask:
         from contrastlab.families.temperature.task import TemperatureTask
 
-        return TemperatureTask(cfg, data, seeds, device)
+        return TemperatureTask(cfg, data, seeds, device, members)
 
     def claims(self, agg: xr.Dataset) -> pd.DataFrame:
         from contrastlab.families.temperature.claims import claims

@@ -43,21 +43,26 @@ ANALYTIC_VARS = (
 )
 
 
-def contrastive_loss(z1: torch.Tensor, z2: torch.Tensor, cfg: TemperatureConfig) -> torch.Tensor:
+def contrastive_loss(
+    z1: torch.Tensor, z2: torch.Tensor, cfg: TemperatureConfig, tau: torch.Tensor | None = None
+) -> torch.Tensor:
     """The configured loss of two views' embeddings, symmetric over the views.
 
     Args:
         z1, z2: embeddings. Shape: (seed, batch, dim).
         cfg: the config (``loss`` section).
+        tau: the temperature per seed (a fused job's members), Shape: (seed, 1, 1);
+            default ``cfg.temperature``.
 
     Returns:
         Shape: (seed,).
     """
     kind = cfg.kind
+    tau = cfg.temperature if tau is None else tau
     if kind == "infonce":
-        return infonce_in_batch(z1, z2, cfg.temperature)
+        return infonce_in_batch(z1, z2, tau)
     if kind == "hard":
-        return hard_infonce_in_batch(z1, z2, cfg.temperature, cfg.hard_fraction)
+        return hard_infonce_in_batch(z1, z2, tau, cfg.hard_fraction)
     if kind == "simple":
         return simple_in_batch(z1, z2, cfg.lam())
     if kind == "hard_simple":
@@ -76,12 +81,17 @@ class TemperatureTask(DigitsContrastTask):
         ("tol", "tolerance", 2),
     )
 
+    def __init__(self, cfg, data, seeds, device="cpu", members=None) -> None:
+        super().__init__(cfg, data, seeds, device, members)
+        # tau per member (fusable: a fused job trains several temperatures at once)
+        self.tau = self.member_tensor(cfg, "temperature", self.device).view(-1, 1, 1)
+
     def augmentation(self, cfg: TemperatureConfig) -> Augment:
         return Augment(cfg.shift, cfg.noise, cfg.erase_prob, cfg.erase_size)
 
     def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         v1, v2 = batch
-        return contrastive_loss(self.embed(v1), self.embed(v2), self.cfg)
+        return contrastive_loss(self.embed(v1), self.embed(v2), self.cfg, self.tau)
 
     @torch.no_grad()
     def evaluate(self, r: int) -> dict[str, np.ndarray]:
@@ -92,15 +102,11 @@ class TemperatureTask(DigitsContrastTask):
             "tolerance": tolerance(z_test, self.y_test_t),
             "pos_sim": pos.mean(-1),
             "neg_top_sim": neg.mean(-1),
-            "penalty_entropy": penalty_entropy(e1, e2, self.cfg.temperature),
+            "penalty_entropy": penalty_entropy(e1, e2, self.tau),
         }
 
-    def to_dataset(
-        self, history: dict[str, np.ndarray], coords: np.ndarray, final: dict[str, np.ndarray]
-    ) -> xr.Dataset:
-        cfg = self.cfg
-        ss = ("seed", "step")
-        n_test = self.x_test.shape[1]
+    def point_attrs(self, cfg: TemperatureConfig) -> dict:
+        """Title, loss kind, temperature and hard-negative count of one point."""
         k = n_hard(cfg.batch_size, cfg.hard_fraction)
         lam = f"{cfg.lam():.4g}"
         loss_name = {
@@ -109,6 +115,18 @@ class TemperatureTask(DigitsContrastTask):
             "simple": f"simple (lambda = {lam})",
             "hard_simple": f"HardSimple (lambda = {lam}, {k} nearest negatives)",
         }[cfg.kind]
+        return {
+            "title": f"Wang & Liu 2021 on the digits: {loss_name}",
+            "loss_kind": cfg.kind,
+            "loss_temperature": float(cfg.temperature),
+            "hard_negatives": int(k),
+        }
+
+    def to_dataset(
+        self, history: dict[str, np.ndarray], coords: np.ndarray, final: dict[str, np.ndarray]
+    ) -> xr.Dataset:
+        ss = ("seed", "step")
+        n_test = self.x_test.shape[1]
 
         def f64(name):
             return np.asarray(history[name], dtype=np.float64)
@@ -131,18 +149,12 @@ class TemperatureTask(DigitsContrastTask):
                     ss,
                     f64("penalty_entropy"),
                     cf(
-                        f"entropy of r_i at tau = {cfg.temperature} over "
-                        f"{n_test - 1} held-out negatives",
+                        f"entropy of r_i at the point's tau over {n_test - 1} held-out negatives",
                         "nat",
                     ),
                 ),
             },
             coords=self.shared_coords(coords),
-            attrs={
-                "title": f"Wang & Liu 2021 on the digits: {loss_name}",
-                "loss_kind": cfg.kind,
-                "loss_temperature": float(cfg.temperature),
-                "hard_negatives": int(k),
-            },
+            attrs=self.point_attrs(self.cfg) if self.members is None else {},
         )
         return ds.merge(self.data[list(ANALYTIC_VARS)])
