@@ -180,3 +180,15 @@ def test_cross_field_rule_names_the_sweep_point(cfg, schema):
     bad["experiments"]["hltm"]["data"]["delta_upper"] = 0.9
     with pytest.raises(ConfigError, match=r"sweep point hid=2__delta_lower=1\.0.*delta_lower"):
         validate_config(bad, schema)
+
+
+def test_paper_config_validates_and_fuses(root, schema):
+    """config/paper.yaml (README, "Speed") is a valid config with every family in it."""
+    from contrastlab.config import load_config_files, training_jobs
+
+    cfg = validate_config(load_config_files([root / "config/paper.yaml"]), schema)
+    assert {e["family"] for e in cfg["experiments"].values()} == set(FAMILIES)
+    assert cfg["n_seeds"] >= 5
+    hltm = cfg["experiments"]["hltm"]
+    assert hltm["train"]["samples_per_epoch"] == 64000 and hltm["train"]["epochs"] >= 20
+    assert any(j.fused for j in training_jobs(cfg))

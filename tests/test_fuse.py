@@ -1,57 +1,19 @@
 """Fused sweep points (fuse: auto): one batched job for the points that differ only in
 their family's fusable keys gives every point the numbers of its solo job, bit for bit."""
 
-import copy
-from pathlib import Path
-
 import numpy as np
 import pytest
 import xarray as xr
-import yaml
+from fuse_helpers import FUSABLE, default_config, point_configs, swept_values
 
-from contrastlab.config import experiment_jobs, validate_config
-from contrastlab.params import to_sections
+from contrastlab.config import experiment_jobs
 from contrastlab.pipeline import synthesize, train, train_job
 from contrastlab.registry import families
 from contrastlab.results import read_point, write_points
 
-ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = ROOT / "workflow/schemas/config.schema.yaml"
-FUSABLE = [name for name, fam in families().items() if fam.fusable]
-
 
 def quiet(msg):
     pass
-
-
-def default_config():
-    return validate_config(yaml.safe_load((ROOT / "config/config.yaml").read_text()), SCHEMA)
-
-
-def swept_values(family: str) -> dict:
-    """The values config/config.yaml sweeps each fusable key of ``family`` over."""
-    out = {}
-    for exp in default_config()["experiments"].values():
-        if exp["family"] == family:
-            for key, values in (exp.get("sweep") or {}).items():
-                if key in families()[family].fusable:
-                    out.setdefault(key, values)
-    return out
-
-
-def point_configs(family: str, n: int = 3) -> list[dict]:
-    """Up to ``n`` resolved configs of the family's tiny experiment, each with other
-    values of its first swept fusable key."""
-    fam = families()[family]
-    key, values = next(iter(swept_values(family).items()))
-    section, name = key.split(".")
-    cfgs = []
-    for v in values[:n]:
-        exp = copy.deepcopy({"family": family, **fam.tiny})
-        exp.setdefault(section, {})[name] = v
-        exp = validate_config({"experiments": {"e": exp}}, SCHEMA)["experiments"]["e"]
-        cfgs.append({"family": family, **to_sections(fam.config(exp))})
-    return cfgs
 
 
 def test_fusable_families_exist_and_are_swept():

@@ -77,34 +77,12 @@ def train_job(
     from contrastlab.engine import Engine
     from contrastlab.utils import device_name, resolve_device
 
-    if len(datasets) != len(cfgs) or not cfgs:
-        raise ValueError("one data set per point config is needed")
     dev = resolve_device(device)
     log(f"training on {device_name(dev)} (config device: {device}), torch {torch.__version__}")
-    fam = get_family(cfgs[0]["family"])
-    typed = [fam.config(c) for c in cfgs]
-    seeds = [int(s) for s in datasets[0].seed.values]
     t0 = time.perf_counter()
-    if len(cfgs) == 1:
-        task, job_config = fam.task(typed[0], datasets[0], seeds, dev), cfgs[0]
-    else:
-        for i, d in enumerate(datasets):
-            if [int(s) for s in d.seed.values] != seeds:
-                raise ValueError(f"fused points need the same seeds; point {i} has others")
-        data = xr.concat(
-            datasets,
-            dim="seed",
-            data_vars="minimal",
-            coords="minimal",
-            compat="override",
-            join="override",
-            combine_attrs="drop_conflicts",
-        )
-        members = [t for t in typed for _ in seeds]
-        task = fam.task(typed[0], data, seeds * len(cfgs), dev, members=members)
-        labels = labels or [str(i) for i in range(len(cfgs))]
-        task.member_labels = [f"point {label}" for label in labels for _ in seeds]
-        job_config = {"fused_points": cfgs}
+    task, job_config = build_task(datasets, cfgs, dev, labels)
+    fam, typed, seeds = get_family(cfgs[0]["family"]), task.typed, task.point_seeds
+    if len(cfgs) > 1:
         log(f"{len(cfgs)} sweep points fused: {len(cfgs) * len(seeds)} models in one batch")
     engine = Engine(
         task,
@@ -129,6 +107,39 @@ def train_job(
         out.append(part)
     log(f"done in {wall:.1f}s")
     return out
+
+
+def build_task(datasets: list[xr.Dataset], cfgs: list[dict], device, labels=None):
+    """The task of one training job (see :func:`train_job`) and the config its checkpoint
+    fingerprint holds. The task gets ``typed`` (every point's typed config) and
+    ``point_seeds`` (the seeds of one point)."""
+    if len(datasets) != len(cfgs) or not cfgs:
+        raise ValueError("one data set per point config is needed")
+    fam = get_family(cfgs[0]["family"])
+    typed = [fam.config(c) for c in cfgs]
+    seeds = [int(s) for s in datasets[0].seed.values]
+    if len(cfgs) == 1:
+        task, job_config = fam.task(typed[0], datasets[0], seeds, device), cfgs[0]
+    else:
+        for i, d in enumerate(datasets):
+            if [int(s) for s in d.seed.values] != seeds:
+                raise ValueError(f"fused points need the same seeds; point {i} has others")
+        data = xr.concat(
+            datasets,
+            dim="seed",
+            data_vars="minimal",
+            coords="minimal",
+            compat="override",
+            join="override",
+            combine_attrs="drop_conflicts",
+        )
+        members = [t for t in typed for _ in seeds]
+        task = fam.task(typed[0], data, seeds * len(cfgs), device, members=members)
+        labels = labels or [str(i) for i in range(len(cfgs))]
+        task.member_labels = [f"point {label}" for label in labels for _ in seeds]
+        job_config = {"fused_points": cfgs}
+    task.typed, task.point_seeds = typed, seeds
+    return task, job_config
 
 
 def aggregate(datasets, points: list[dict], keys: dict) -> xr.Dataset:

@@ -41,7 +41,9 @@ for _p in POINTS.values():
     EXPERIMENTS.setdefault(_p.experiment, []).append(_p)
 # Training jobs: one per sweep point, or one per group of fused points (fuse: auto).
 JOBS = {(j.experiment, j.label): j for j in training_jobs(config)}
-JOB_OF_POINT = {(j.experiment, p.label): j.label for j in JOBS.values() for p in j.points}
+JOB_OF_POINT = {
+    (j.experiment, p.label): j.label for j in JOBS.values() for p in j.points
+}
 
 
 def family_of(experiment):

@@ -16,14 +16,15 @@ sm = snakemake  # noqa: F821
 log = job_logger(sm.log[0])
 torch.set_num_threads(sm.threads)
 data = {path: read_netcdf(path) for path in dict.fromkeys(sm.params.data)}
-labels = list(sm.params.labels)
+labels = list(sm.params.labels)  # the sweep points of this job
 results = train_job(
     [data[path] for path in sm.params.data],
     list(sm.params.configs),
     device=sm.params.device,
     log=log,
     checkpoint_path=sm.params.checkpoint,
-    where=f"experiment {sm.wildcards.experiment}, job {sm.wildcards.job}",
+    where=f"experiment {sm.wildcards.experiment}, "
+    + (f"point {labels[0]}" if len(labels) == 1 else f"job {sm.wildcards.job} (fused)"),
     labels=labels,
 )
 points = dict(zip(labels, results, strict=True)) if len(labels) > 1 else {"": results[0]}
