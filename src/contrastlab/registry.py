@@ -196,6 +196,8 @@ def describe() -> str:
         out.append("  figures: " + ", ".join(f.name for f in fam.figures))
         if fam.tables:
             out.append("  tables: " + ", ".join(t.name for t in fam.tables))
+        if fam.fusable:
+            out.append("  fusable (sweep points fused into one job): " + ", ".join(fam.fusable))
         for section, flds in fields_by_section(fam.config_class).items():
             for f in flds:
                 sch = field_schema(fam.config_class, f)
