@@ -9,7 +9,13 @@ import torch
 from contrastlab.config import check_experiment
 from contrastlab.engine import streams
 from contrastlab.families.hltm.config import HLTMConfig
-from contrastlab.families.hltm.data import HLTMSampler, LatentTree, sample_polarities
+from contrastlab.families.hltm.data import (
+    DRAW_BLOCK,
+    HLTMSampler,
+    LatentTree,
+    Triplets,
+    sample_polarities,
+)
 
 
 class TestConfig:
@@ -142,6 +148,34 @@ class TestSampler:
         t1 = alone.sample_triplets(1000, streams([9], "hltm", "data"))
         for a, b in ((t2.z, t1.z), (t2.z_pos, t1.z_pos), (t2.z_neg, t1.z_neg)):
             assert torch.equal(a[1], b[0])
+
+    def test_pieces_give_the_numbers_of_one_draw_per_seed(self):
+        """The CPU sampler draws its uniforms in cache-sized pieces: the bits are those of
+        one torch.rand((n_nodes, 3, n)) per seed compared with the thresholds."""
+        sampler = HLTMSampler.from_config(HLTMConfig(depth=3), [4, 5])
+        n = 50000  # 3 n uniforms per node: several pieces, the last one partial
+        assert 3 * n > DRAW_BLOCK and (3 * n) % DRAW_BLOCK
+        trip = sampler.sample_triplets(n, streams([4, 5], "hltm", "data"))
+        for s, g in enumerate(streams([4, 5], "hltm", "data")):
+            u = torch.rand((sampler.tree.n_nodes, 3, n), generator=g)
+            bits = u < sampler._threshold[s][:, None, None]
+            bits[0, 1] = bits[0, 0]
+            assert torch.equal(trip.nodes[s], sampler._propagate(bits[None])[0])
+
+    @pytest.mark.parametrize("n,batch", [(640, 64), (1000, 128)])
+    def test_batches_are_the_inputs_in_order(self, sampled, n, batch):
+        """Triplets.batches (re-laid out per epoch, one buffer) = inputs() batch by batch,
+        [anchors | positives | negatives] of the leaves, feature-major."""
+        _, trip = sampled
+        trip = Triplets(trip.nodes[..., :n], trip.n_latent)
+        starts = list(range(0, n, batch))
+        for i, x in zip(starts, trip.batches(batch), strict=True):
+            stop = min(i + batch, n)
+            expected = torch.cat(
+                [trip.x[:, i:stop], trip.x_pos[:, i:stop], trip.x_neg[:, i:stop]], 1
+            )
+            assert torch.equal(x, expected.transpose(1, 2))
+            assert torch.equal(x, trip.inputs(i, stop))
 
     def test_conditioned_sample(self):
         sampler = HLTMSampler.from_config(HLTMConfig(depth=3), [1])

@@ -76,11 +76,13 @@ class HLTM(Family):
 
         return HLTMSampler.from_config(cfg, seeds).to_dataset()
 
-    def task(self, cfg, data, seeds, device):
+    fusable = ("data.delta_lower",)
+
+    def task(self, cfg, data, seeds, device, members=None):
         from contrastlab.families.hltm.data import HLTMSampler
         from contrastlab.families.hltm.task import HLTMTask
 
-        return HLTMTask(cfg, HLTMSampler.from_dataset(data), device)
+        return HLTMTask(cfg, HLTMSampler.from_dataset(data), device, members=members)
 
     def claims(self, agg):
         from contrastlab.families.hltm.claims import claims

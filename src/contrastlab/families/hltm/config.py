@@ -106,17 +106,19 @@ class HLTMConfig:
 
     def memory_estimate(self, n_seeds: int) -> dict[str, float]:
         """Bytes a training job needs, by the key that sets each part (rough: one epoch's
-        triplets as random draws, bits and float inputs; the weights with their gradients
-        and block-diagonal copies; the metrics' activations and Jacobians per chunk)."""
+        node values as bytes, and its leaves again, re-laid out by batch; per seed the
+        weights with their gradients, a batch's activations and their gradients, and
+        the metrics' work tensors of one chunk of 512 anchors, Jacobians included)."""
         b, L, hid = self.num_children, self.depth, self.hid
         n_nodes = sum(b**lv for lv in range(L + 1))
         n_latent, n_leaves = n_nodes - b**L, b**L
-        nodes_per_height = [b ** (L - h) for h in range(1, L + 1)]
-        weights = sum(n * hid * b * hid * 4 * (3 + n) for n in nodes_per_height)
+        weights = sum(b ** (L - h) * hid * b * (1 if h == 1 else hid) * 4 for h in range(1, L + 1))
+        batch = 2 * 3 * self.batch_size * n_latent * hid * 4
+        chunk = 512 * 4 * (n_nodes + 3 * n_latent * hid + n_latent * hid * hid)
         return {
             "train.samples_per_epoch": n_seeds
             * self.samples_per_epoch
             * 3.0
-            * (4 + n_nodes + 4 * n_leaves),
-            "model.hid": n_seeds * (weights + 512.0 * n_latent * hid * (hid + 8) * 4),
+            * (n_nodes + n_leaves),
+            "model.hid": n_seeds * (3.0 * weights + batch + chunk),
         }

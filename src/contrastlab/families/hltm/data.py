@@ -40,7 +40,7 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -49,6 +49,9 @@ import torch
 import xarray as xr
 
 from contrastlab.engine import streams
+
+DRAW_BLOCK = 1 << 16
+"""Uniforms drawn per ``torch.rand`` call by the CPU sampler (256 KiB: stays in cache)."""
 
 
 class LatentTree:
@@ -180,53 +183,115 @@ def sample_polarities(
     return torch.stack(rows)
 
 
-def _leaves(z: torch.Tensor, n_latent: int) -> torch.Tensor:
-    """Leaf columns of ``z`` as a contiguous float32 tensor."""
-    return z[..., n_latent:].to(torch.float32, memory_format=torch.contiguous_format)
-
-
 @dataclass
 class Triplets:
-    """Latents of one epoch's anchors, positives and negatives.
+    """One epoch's anchors, positives and negatives: all node values, node-major.
 
     Attributes:
-        z: anchors' latents and leaves (bool). Shape: (seed, n, n_nodes).
-        z_pos: positives (same root as ``z``). Shape: (seed, n, n_nodes).
-        z_neg: independent negatives. Shape: (seed, n, n_nodes).
-        n_latent: number of latent nodes (leaves are the columns after it).
+        nodes: node values (latents then leaves, breadth-first) of view v (0 =
+            anchor, 1 = positive, 2 = negative) and sample i at
+            ``nodes[seed, node, v, i]`` (bool). Shape: (seed, n_nodes, 3, n).
+        n_latent: number of latent nodes (leaves are the rows after it).
     """
 
-    z: torch.Tensor
-    z_pos: torch.Tensor
-    z_neg: torch.Tensor
+    nodes: torch.Tensor
     n_latent: int
+
+    @property
+    def anchors(self) -> torch.Tensor:
+        """The anchors' node values, node-major (a view). Shape: (seed, n_nodes, n)."""
+        return self.nodes[:, :, 0]
+
+    def inputs(self, start: int, stop: int, out: torch.Tensor | None = None) -> torch.Tensor:
+        """The network input of samples ``start .. stop - 1``: [anchors | positives |
+        negatives] as float32 leaves, feature-major (:mod:`.model`), contiguous.
+
+        Args:
+            start, stop: the samples.
+            out: optional buffer of the result's size to fill (reused per batch).
+
+        Returns:
+            Shape: (seed, n_leaves, 3 * (stop - start)).
+        """
+        leaves = self.nodes[:, self.n_latent :, :, start:stop]
+        S, n_leaves, v, m = leaves.shape
+        if out is None:
+            out = torch.empty((S, n_leaves, v * m), dtype=torch.float32, device=leaves.device)
+        out.view(S, n_leaves, v, m).copy_(leaves.view(torch.uint8))  # from uint8: 4x faster
+        return out
+
+    def batches(self, batch_size: int) -> Iterator[torch.Tensor]:
+        """The network input of every mini-batch of consecutive samples (the last may be
+        smaller), as :meth:`inputs`, in one reused buffer: use each before the next.
+
+        The leaves of the full batches are first copied batch-major, once per
+        epoch (then a batch is one contiguous block; gathering its rows from the
+        node-major bits every step costs ~4x more).
+        """
+        leaves = self.nodes[:, self.n_latent :].view(torch.uint8)  # (S, n_leaves, 3, n)
+        S, n_leaves, v, n = leaves.shape
+        T, B = n // batch_size, batch_size
+        if T:
+            by_batch = leaves[..., : T * B].unflatten(3, (T, B)).permute(3, 0, 1, 2, 4)
+            by_batch = by_batch.contiguous()  # (T, S, n_leaves, 3, B)
+            out = torch.empty((S, n_leaves, v * B), dtype=torch.float32, device=leaves.device)
+            for t in range(T):
+                out.view(S, n_leaves, v, B).copy_(by_batch[t])
+                yield out
+        if T * B < n:
+            yield self.inputs(T * B, n)
+
+    # -- sample-major views (seed, n, node), for tests and analyses ----------------------
+    def _view(self, v: int) -> torch.Tensor:
+        return self.nodes[:, :, v].transpose(1, 2)
+
+    @property
+    def z(self) -> torch.Tensor:
+        """Anchors' latents and leaves (bool, a view). Shape: (seed, n, n_nodes)."""
+        return self._view(0)
+
+    @property
+    def z_pos(self) -> torch.Tensor:
+        """Positives (same root as ``z``). Shape: (seed, n, n_nodes)."""
+        return self._view(1)
+
+    @property
+    def z_neg(self) -> torch.Tensor:
+        """Independent negatives. Shape: (seed, n, n_nodes)."""
+        return self._view(2)
+
+    def _leaves(self, v: int) -> torch.Tensor:
+        return self._view(v)[..., self.n_latent :].to(
+            torch.float32, memory_format=torch.contiguous_format
+        )
 
     @property
     def x(self) -> torch.Tensor:
         """Anchor inputs (leaves as float32, contiguous). Shape: (seed, n, n_leaves)."""
-        return _leaves(self.z, self.n_latent)
+        return self._leaves(0)
 
     @property
     def x_pos(self) -> torch.Tensor:
         """Positive inputs. Shape: (seed, n, n_leaves)."""
-        return _leaves(self.z_pos, self.n_latent)
+        return self._leaves(1)
 
     @property
     def x_neg(self) -> torch.Tensor:
         """Negative inputs. Shape: (seed, n, n_leaves)."""
-        return _leaves(self.z_neg, self.n_latent)
+        return self._leaves(2)
 
     @property
     def label(self) -> torch.Tensor:
         """Root value of the anchors (the class of the covariance operator). Shape: (seed, n)."""
-        return self.z[..., 0]
+        return self.nodes[:, 0, 0]
 
 
 class HLTMSampler:
     """Vectorised HLTM sampler for a batch of trees (one per seed).
 
-    Sampling costs one ``torch.rand`` of shape (n_nodes, views, n) per seed and
-    one broadcast xor per tree level; no Python loop over samples.
+    Sampling costs the uniforms of one ``torch.rand`` of shape (n_nodes, views,
+    n) per seed (on CPU the bulk of the time: ~3 ns per number) and one
+    broadcast xor per tree level; no Python loop over samples.
 
     Args:
         tree: the tree structure.
@@ -361,20 +426,35 @@ class HLTMSampler:
     def _draw_bits(self, n: int, views: int, generators: Sequence[torch.Generator]) -> torch.Tensor:
         """Root bits and edge flips, u < threshold, per seed from its own generator.
 
-        Per seed one ``torch.rand((n_nodes, views, n))`` (node-major, so that a
-        tree level is a contiguous block of rows).
+        Per seed the uniforms of one ``torch.rand((n_nodes, views, n))`` (node-major,
+        so that a tree level is a contiguous block of rows). The CPU generator
+        fills a tensor element by element in order, so on CPU they are drawn in
+        consecutive pieces of :data:`DRAW_BLOCK` numbers into one reused buffer
+        (same numbers, compared while in cache); other devices draw them at once.
 
         Returns:
             bits. Shape: (seed, n_nodes, views, n), bool.
         """
         if len(generators) != len(self.seeds):
             raise ValueError(f"need {len(self.seeds)} generators, got {len(generators)}")
-        out = []
+        K, cols = self.tree.n_nodes, views * n
+        device = generators[0].device if generators else torch.device("cpu")
+        bits = torch.empty((len(generators), K, cols), dtype=torch.bool, device=device)
+        if device.type != "cpu":
+            for s, g in enumerate(generators):
+                thr = self._threshold[s].to(device)[:, None]  # (n_nodes, 1)
+                u = torch.rand((K, cols), generator=g, device=device)
+                torch.lt(u, thr, out=bits[s])
+            return bits.view(-1, K, views, n)
+        block = min(cols, DRAW_BLOCK)
+        buf = torch.empty(block)
         for s, g in enumerate(generators):
-            thr = self._threshold[s].to(g.device)[:, None, None]  # (n_nodes, 1, 1)
-            u = torch.rand((self.tree.n_nodes, views, n), generator=g, device=g.device)
-            out.append(u < thr)
-        return torch.stack(out)
+            thr = self._threshold[s]
+            for k in range(K):
+                for j in range(0, cols, block):
+                    u = torch.rand(min(block, cols - j), generator=g, out=buf[: cols - j])
+                    torch.lt(u, thr[k], out=bits[s, k, j : j + block])
+        return bits.view(-1, K, views, n)
 
     def _propagate(self, z: torch.Tensor) -> torch.Tensor:
         """Turn row 0 (root value) and flip bits into node values, top-down, in place.
@@ -420,5 +500,4 @@ class HLTMSampler:
         """
         z = self._draw_bits(n, 3, generators)  # (seed, n_nodes, 3, n)
         z[:, 0, 1] = z[:, 0, 0]  # x+ keeps the root of x
-        z = self._propagate(z).permute(0, 2, 3, 1)  # (seed, 3, n, n_nodes), a view
-        return Triplets(z[:, 0], z[:, 1], z[:, 2], self.tree.n_latent)
+        return Triplets(self._propagate(z), self.tree.n_latent)

@@ -10,17 +10,26 @@ Parameters. ``weight[h - 1]`` holds the weights of all nodes at height h,
 Shape (seed, n_h, hid, in_h) -- each node's matrix in ``nn.Linear``'s
 (out, in) layout -- and ``bias[h - 1]`` Shape (seed, n_h, hid).
 
-Two equivalent ways to run a height, both one batched op:
+Layout: feature-major. Every activation is stored as (seed, node, unit,
+sample), the samples last and contiguous, nodes in breadth-first order. The
+``b`` children of a node are then adjacent, so the output of height h viewed
+as (seed, n_{h+1}, b * hid, sample) *is* the input of height h + 1, and the
+leaves (seed, n_leaves, sample) are the input of height 1: no copy between
+heights. A height is one ``baddbmm`` over (seed, node) with the exact FLOP
+count, W (hid, in) @ input (in, samples). The hand-written backward pass
+(:class:`TreeBackward`), the Jacobians of the covariance operator and the
+correlation sums (:mod:`.metrics`) are bmm's and contiguous element-wise ops
+in the same layout. At hid 10 every op is small: on CPU the time goes to the
+number of ops and to memory traffic, not to FLOPs, so nothing is re-laid out
+(a sample-major layout needs block-diagonal GEMMs or copies per height).
 
-* :meth:`TreeNet.forward` (training): the "flat" layout (seed, B, n_h * f) in
-  which the children of a node are contiguous (breadth-first order), so
-  ReLU(height h) *is* the input of height h + 1 without any copy. A height is
-  one ``baddbmm`` with the block-diagonal matrix of its nodes' weights,
-  (seed, n_h * in, n_h * hid). On CPU, with these tiny matrices, one GEMM
-  per height beats a bmm over (seed, node) (per-matrix overhead dominates).
-* :meth:`TreeNet.forward_nodes` (metrics, large chunks): the node-major layout
-  (seed, n_h, C, f) and a bmm over (seed, node) with the exact FLOP count,
-  which the Jacobians of the covariance operator need anyway.
+Binary trees: heights 1 and 2 only ever see 16 leaf patterns per height-2
+node, so they are evaluated once per pattern and looked up per sample
+(:class:`LeafPatterns`), in training and in the metrics.
+
+Every op treats the seeds independently (bmm over (seed, node), element-wise
+ops, reductions within a seed), so a seed's numbers do not depend on the
+other seeds of the batch (checked bit for bit by the tests).
 
 References:
     - [0] Tian, Yu, Chen & Ganguli 2020, Understanding Self-supervised Learning
@@ -32,12 +41,10 @@ References:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from contrastlab.families.hltm.data import LatentTree
 from contrastlab.optim import ManualSGD
@@ -45,46 +52,120 @@ from contrastlab.optim import ManualSGD
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.1
 
-
-@dataclass
-class TreeNetOutput:
-    """Forward pass results.
-
-    Attributes:
-        f: normalised output. Shape: (seed, B, hid).
-        pre: pre-activation of every height, index h - 1 for height h (index
-            L - 1 = root). Each Shape: (seed, B, n_h, hid) from ``forward``,
-            (seed, n_h, B, hid) from ``forward_nodes``.
-        inputs: the layer input of every height (ReLU of the children's
-            outputs; raw leaves for height 1). Each Shape: (seed, B, n_h, in_h)
-            from ``forward``, (seed, n_h, B, in_h) from ``forward_nodes``.
-    """
-
-    f: torch.Tensor
-    pre: list[torch.Tensor]
-    inputs: list[torch.Tensor]
+PreHook = Callable[[int, torch.Tensor], None]
+ALL = slice(None)
 
 
-def block_diagonal(w: torch.Tensor) -> torch.Tensor:
-    """Block-diagonal matrix of per-node weights, for ``input @ matrix`` (differentiable).
+def _rows(t: torch.Tensor, seeds: slice) -> torch.Tensor:
+    """``t[seeds]`` (the leading dim), without a view op when all seeds are meant."""
+    return t if seeds == ALL else t[seeds]
+
+
+MAX_PATTERNS = 16
+"""Most leaf patterns per height-2 node for which :class:`LeafPatterns` is used."""
+
+
+class LeafPatterns:
+    """The leaves below each height-2 node as one categorical input, its *pattern*.
+
+    A height-2 node sees m = b**2 binary leaves (its b children b each), so its
+    pre-activation and those of its children take at most 2**m values, one
+    per pattern. Heights 1 and 2 are then evaluated once per pattern (a
+    table: the network run on the 2**m patterns as a batch) and a sample's
+    height-2 output is its pattern's column of the table (a gather; the table
+    is the per-sample computation, up to the summation order of the GEMMs).
+    Backwards, the per-sample gradients of height 2 summed per pattern (a
+    scatter-add) are all heights 1 and 2 need, as everything below them is
+    linear in those gradients. Per sample this costs a gather and a
+    scatter-add of hid-unit columns instead of the two heights' forward and
+    backward passes over (b + 1) * hid units. Used when 2**m <=
+    :data:`MAX_PATTERNS` (binary trees) and the tree has a height 2.
+
+    Pattern c of a node sets its leaf j (in breadth-first order) to bit
+    m - 1 - j of c.
 
     Args:
-        w: node weights in (out, in) layout. Shape: (seed, n, out, in).
-
-    Returns:
-        M with M[s, j*in + a, j*out + c] = w[s, j, c, a], zero off the blocks.
-        Shape: (seed, n * in, n * out).
+        tree: the latent tree.
     """
-    S, n, o, i = w.shape
-    m = w.new_zeros(S, n, i, n, o)
-    m.diagonal(dim1=1, dim2=3).copy_(w.permute(0, 3, 2, 1))  # diagonal view: (S, in, out, n)
-    return m.view(S, n * i, n * o)
 
+    def __init__(self, tree: LatentTree) -> None:
+        b = tree.num_children
+        self.m = b * b
+        self.n_patterns = 2**self.m
+        self.n_nodes = tree.height_size(2)
+        place = 2 ** torch.arange(self.m - 1, -1, -1)
+        self._place = place.float()  # (m,): pattern code = sum_j leaf_j * place_j
+        bits = (torch.arange(self.n_patterns)[:, None] // place % 2).float()  # (pattern, m)
+        self._leaves = bits.T.repeat(self.n_nodes, 1)  # (n_leaves, pattern)
 
-def block_diagonal_view(m: torch.Tensor, n: int) -> torch.Tensor:
-    """The diagonal blocks of ``m`` as a (seed, n, out, in) view (inverse of ``block_diagonal``)."""
-    S, ni, no = m.shape
-    return m.view(S, n, ni // n, n, no // n).diagonal(dim1=1, dim2=3).permute(0, 3, 2, 1)
+    @staticmethod
+    def applies(tree: LatentTree) -> bool:
+        """Whether the tree has a height 2 with few enough leaf patterns."""
+        return tree.depth >= 2 and 2 ** (tree.num_children**2) <= MAX_PATTERNS
+
+    def leaves(self, n_seeds: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        """The leaves of every pattern of every height-2 node, as a network input.
+
+        Returns:
+            Shape: (seed, n_leaves, n_patterns).
+        """
+        return self._leaves.to(device).expand(n_seeds, -1, -1)
+
+    def codes(self, x: torch.Tensor) -> torch.Tensor:
+        """Each sample's pattern code (an index for :meth:`select`, :meth:`sum_by_pattern`).
+
+        Args:
+            x: leaf values (0/1). Shape: (seed, n_leaves, C).
+
+        Returns:
+            int64. Shape: (seed, n_nodes_2, 1, C).
+        """
+        S, _, C = x.shape
+        place = self._place.to(x.device).view(1, 1, self.m).expand(S * self.n_nodes, 1, self.m)
+        codes = torch.bmm(place, x.reshape(S * self.n_nodes, self.m, C))  # exact integers
+        return codes.long().view(S, self.n_nodes, 1, C)
+
+    @staticmethod
+    def select(table: torch.Tensor, codes: torch.Tensor, out: torch.Tensor | None = None):
+        """Every sample's column of a per-pattern table.
+
+        Args:
+            table: Shape (seed, n_nodes_2, rows, n_patterns).
+            codes: :meth:`codes`.
+            out: optional buffer of the result.
+
+        Returns:
+            Shape: (seed, n_nodes_2, rows, C).
+        """
+        S, n, rows, _ = table.shape
+        return torch.gather(table, 3, codes.expand(S, n, rows, -1), out=out)
+
+    def sum_by_pattern(self, v: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """Per-pattern sums of per-sample columns (the adjoint of :meth:`select`).
+
+        A scatter-add on CPU; elsewhere a GEMM with the one-hot patterns (GPU
+        scatter-adds use atomics, whose summation order varies from run to run).
+
+        Args:
+            v: Shape (seed, n_nodes_2, rows, C).
+            codes: :meth:`codes`.
+
+        Returns:
+            Shape: (seed, n_nodes_2, rows, n_patterns).
+        """
+        S, n, rows, C = v.shape
+        if v.device.type != "cpu":
+            return torch.bmm(
+                v.view(S * n, rows, C), self.onehot(codes, v.dtype).transpose(1, 2)
+            ).view(S, n, rows, -1)
+        out = torch.zeros(S, n, rows, self.n_patterns, dtype=v.dtype, device=v.device)
+        return out.scatter_add_(3, codes.expand_as(v), v)
+
+    def onehot(self, codes: torch.Tensor, dtype=torch.float32) -> torch.Tensor:
+        """The patterns one-hot. Shape: (seed * n_nodes_2, n_patterns, C)."""
+        S, n, _, C = codes.shape
+        out = torch.zeros(S * n, self.n_patterns, C, dtype=dtype, device=codes.device)
+        return out.scatter_(1, codes.view(S * n, 1, C), 1.0)
 
 
 class TreeNet(nn.Module):
@@ -100,11 +181,11 @@ class TreeNet(nn.Module):
             each of ``bn_groups`` equal parts of the batch (the anchors,
             positives and negatives are separate forward calls in the authors'
             code); running statistics (momentum 0.1, unbiased variance, as
-            ``nn.BatchNorm1d``) are used in eval mode and by ``forward_nodes``.
+            ``nn.BatchNorm1d``) are used in eval mode and by the metrics.
         eps: epsilon of the output normalisation. Default 1e-4.
 
     Shape:
-        - input x: (seed, B, n_leaves) float.
+        - input x: (seed, n_leaves, B) float (feature-major, see the module doc).
         - output f: (seed, B, hid).
     """
 
@@ -164,177 +245,201 @@ class TreeNet(nn.Module):
                     self.bias[h][s, j].copy_(bias)
 
     # -- BatchNorm -----------------------------------------------------------------
-    def _bn_eval_scale_shift(self, h: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _bn_eval_scale_shift(
+        self, h: int, seeds: slice = slice(None)
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Eval-mode BN as y = pre * scale + shift. Each Shape: (seed, n_h, hid)."""
-        scale = self.bn_weight[h] / torch.sqrt(getattr(self, f"running_var_{h}") + BN_EPS)
-        shift = self.bn_bias[h] - getattr(self, f"running_mean_{h}") * scale
+        rvar = getattr(self, f"running_var_{h}")[seeds]
+        scale = self.bn_weight[h][seeds] / torch.sqrt(rvar + BN_EPS)
+        shift = self.bn_bias[h][seeds] - getattr(self, f"running_mean_{h}")[seeds] * scale
         return scale, shift
 
-    def _batch_norm(self, pre: torch.Tensor, h: int, groups: int) -> torch.Tensor:
-        """BatchNorm over the batch dim, per seed and node. pre: (seed, B, n, hid)."""
-        if not self.training:
-            scale, shift = self._bn_eval_scale_shift(h)
-            return pre * scale[:, None] + shift[:, None]
-        gamma = self.bn_weight[h][:, None]  # (seed, 1, n, hid)
-        beta = self.bn_bias[h][:, None]
-        rmean = getattr(self, f"running_mean_{h}")
-        rvar = getattr(self, f"running_var_{h}")
-        S, B, n, o = pre.shape
+    def _batch_norm(
+        self, pre: torch.Tensor, h: int, groups: int | None, seeds: slice, inplace: bool = False
+    ) -> torch.Tensor:
+        """BatchNorm over the samples, per seed, node and unit. pre: (seed, n, hid, B).
+
+        ``groups`` None: eval mode (running statistics; in place if ``inplace``);
+        else batch statistics of each of ``groups`` equal parts of the batch,
+        and the running statistics are updated once per group, in order.
+        """
+        if groups is None:
+            scale, shift = self._bn_eval_scale_shift(h, seeds)
+            if inplace:
+                return pre.mul_(scale[..., None]).add_(shift[..., None])
+            return pre * scale[..., None] + shift[..., None]
+        S, n, o, B = pre.shape
         if B % groups:
             raise ValueError(f"batch {B} not divisible into {groups} BN groups")
-        x = pre.view(S, groups, B // groups, n, o)
-        mean = x.mean(2, keepdim=True)
-        var = x.var(2, unbiased=False, keepdim=True)
+        x = pre.view(S, n, o, groups, B // groups)
+        mean = x.mean(-1, keepdim=True)
+        var = x.var(-1, unbiased=False, keepdim=True)
         with torch.no_grad():
+            rmean = getattr(self, f"running_mean_{h}")[seeds]
+            rvar = getattr(self, f"running_var_{h}")[seeds]
             m = B // groups
-            for gi in range(groups):  # one running-stat update per group, in order
-                rmean.mul_(1 - BN_MOMENTUM).add_(BN_MOMENTUM * mean[:, gi, 0])
-                unbiased = var[:, gi, 0] * (m / max(m - 1, 1))
+            for gi in range(groups):
+                rmean.mul_(1 - BN_MOMENTUM).add_(BN_MOMENTUM * mean[..., gi, 0])
+                unbiased = var[..., gi, 0] * (m / max(m - 1, 1))
                 rvar.mul_(1 - BN_MOMENTUM).add_(BN_MOMENTUM * unbiased)
-        y = (x - mean) / torch.sqrt(var + BN_EPS)
-        return y.view(S, B, n, o) * gamma + beta
+        y = ((x - mean) / torch.sqrt(var + BN_EPS)).view(S, n, o, B)
+        return y * self.bn_weight[h][seeds][..., None] + self.bn_bias[h][seeds][..., None]
 
     # -- forward -----------------------------------------------------------------
+    def forward_features(
+        self,
+        x: torch.Tensor,
+        seeds: slice = ALL,
+        bn_groups: int | None = None,
+        pre_hook: PreHook | None = None,
+        out: Sequence[torch.Tensor] | None = None,
+        heights: range | None = None,
+    ) -> list[torch.Tensor]:
+        """Run the tree bottom-up, one ``baddbmm`` per height (feature-major).
+
+        Differentiable (the BN path trains through it with autograd); under
+        ``torch.no_grad`` it serves the hand-written backward pass and the
+        metrics, which pass ``out`` buffers (no fresh multi-MB tensors per
+        call: on CPU they cost page faults).
+
+        Args:
+            x: input of the first height run: the leaf values for height 1.
+                Shape: (seed, n_leaves, C), or (seed, n, hid, C) for a higher one.
+            seeds: the seeds of ``x`` among the model's (a slice of them).
+            bn_groups: with ``bn``: batch statistics in this many groups
+                (training), or None for the running statistics (eval).
+            pre_hook: ``pre_hook(h, pre)`` for every height index h (height
+                h + 1), with its (post-BN) pre-activation, Shape (seed, n_h,
+                hid, C), before the in-place ReLU: copy what you keep.
+            out: optional contiguous buffers for the outputs, one per height
+                run (no autograd; with ``bn`` only in eval mode).
+            heights: the height indices to run (consecutive; default all).
+
+        Returns:
+            The output of every height run (index h for height h + 1): ReLU
+            of the pre-activation, except the root's (index L - 1), which is
+            h_root itself. Each Shape: (seed, n_h, hid, C).
+        """
+        S, C = x.shape[0], x.shape[-1]
+        o, L = self.hid, self.tree.depth
+        inp = x
+        outs = []
+        for k, h in enumerate(range(L) if heights is None else heights):
+            n, i = self.n_nodes[h], self.in_dims[h]
+            # (seed*n, hid, in) @ (seed*n, in, C) + bias -> (seed*n, hid, C)
+            args = (
+                _rows(self.bias[h], seeds).reshape(S * n, o, 1),
+                _rows(self.weight[h], seeds).reshape(S * n, o, i),
+                inp.reshape(S * n, i, C),
+            )
+            if out is None:
+                pre = torch.baddbmm(*args).view(S, n, o, C)
+            else:
+                pre = torch.baddbmm(*args, out=out[k].view(S * n, o, C)).view(S, n, o, C)
+            if self.bn:
+                pre = self._batch_norm(pre, h, bn_groups, seeds, inplace=out is not None)
+            if pre_hook is not None:
+                pre_hook(h, pre)
+            if h + 1 < L:
+                pre = torch.relu_(pre)  # children of a node are adjacent rows: next input
+            outs.append(pre)
+            inp = pre
+        return outs
+
     def normalise(self, root: torch.Tensor) -> torch.Tensor:
         """f = h / (|h| + eps) over the last dim."""
         return root / (root.norm(dim=-1, keepdim=True) + self.eps)
 
-    def forward(
-        self, x: torch.Tensor, bn_groups: int = 1, return_all: bool = False
-    ) -> torch.Tensor | TreeNetOutput:
-        """Run the tree bottom-up, one block-diagonal GEMM per height (flat layout).
+    def forward(self, x: torch.Tensor, bn_groups: int = 1) -> torch.Tensor:
+        """The normalised output (autograd path; BN uses batch statistics in training mode).
 
         Args:
-            x: leaf values. Shape: (seed, B, n_leaves).
-            bn_groups: with ``bn``, number of equal batch parts with separate
-                batch statistics (3 when anchors, positives and negatives are
-                concatenated).
-            return_all: also return every height's pre-activations and inputs.
+            x: leaf values. Shape: (seed, n_leaves, B).
+            bn_groups: with ``bn`` in training mode, number of equal batch parts
+                with separate batch statistics (3 when anchors, positives and
+                negatives are concatenated).
 
         Returns:
-            f (Shape: (seed, B, hid)), or a :class:`TreeNetOutput` (flat layout,
-            viewed as (seed, B, n_h, f)).
+            f. Shape: (seed, B, hid).
         """
-        S, B, _ = x.shape
-        inp = x  # (seed, B, n_1 * in_1): leaf pairs are contiguous
-        pre_all, inp_all = [], []
-        for h in range(self.tree.depth):
-            n = self.n_nodes[h]
-            # (seed, B, n*in) @ (seed, n*in, n*hid) + bias -> (seed, B, n*hid)
-            pre = torch.baddbmm(
-                self.bias[h].reshape(S, 1, n * self.hid), inp, block_diagonal(self.weight[h])
-            )
-            if self.bn:
-                pre = self._batch_norm(pre.view(S, B, n, self.hid), h, bn_groups).reshape(S, B, -1)
-            if return_all:
-                pre_all.append(pre.view(S, B, n, self.hid))
-                inp_all.append(inp.view(S, B, n, self.in_dims[h]))
-            if h + 1 < self.tree.depth:
-                inp = F.relu(pre)  # = input of height h + 1, children concatenated
-        f = self.normalise(pre)  # root: n = 1, (seed, B, hid)
-        if return_all:
-            return TreeNetOutput(f, pre_all, inp_all)
-        return f
-
-    @torch.no_grad()
-    def forward_nodes(self, x: torch.Tensor) -> TreeNetOutput:
-        """Node-major forward pass for the metrics (no grad; BN in eval mode).
-
-        Args:
-            x: leaf values. Shape: (seed, C, n_leaves).
-
-        Returns:
-            :class:`TreeNetOutput` with node-major ``pre`` (seed, n_h, C, hid)
-            and ``inputs`` (seed, n_h, C, in_h).
-        """
-        S, C, _ = x.shape
-        b, o = self.tree.num_children, self.hid
-        inp = x.view(S, C, self.n_nodes[0], b).transpose(1, 2).contiguous()  # (S, n_1, C, b)
-        pre_all, inp_all = [], []
-        for h in range(self.tree.depth):
-            n, i = self.n_nodes[h], self.in_dims[h]
-            # bmm over (seed, node): (C, in) @ (in, hid)
-            pre = torch.baddbmm(
-                self.bias[h].reshape(S * n, 1, o),
-                inp.reshape(S * n, C, i),
-                self.weight[h].reshape(S * n, o, i).transpose(1, 2),
-            ).view(S, n, C, o)
-            if self.bn:
-                scale, shift = self._bn_eval_scale_shift(h)
-                pre = pre * scale[:, :, None] + shift[:, :, None]
-            pre_all.append(pre)
-            inp_all.append(inp)
-            if h + 1 < self.tree.depth:
-                # (S, n, C, o) -> (S, n/b, b, C, o) -> (S, n/b, C, b*o): children concatenated
-                r = F.relu(pre).view(S, n // b, b, C, o).transpose(2, 3)
-                inp = r.reshape(S, n // b, C, b * o)
-        return TreeNetOutput(self.normalise(pre[:, 0]), pre_all, inp_all)
+        groups = bn_groups if self.training else None
+        root = self.forward_features(x, bn_groups=groups)[-1]
+        return self.normalise(root[:, 0].transpose(1, 2))
 
     # -- Jacobians ---------------------------------------------------------------
+    def effective_weight(self, h: int, seeds: slice = slice(None)) -> torch.Tensor:
+        """Weights of height ``h + 1`` times their eval-mode BN scale (d pre / d input).
+
+        Returns:
+            Shape: (seed, n_h, hid, in_h), detached.
+        """
+        W = self.weight[h].detach()[seeds]
+        if self.bn:
+            W = W * self._bn_eval_scale_shift(h, seeds)[0].detach()[..., None]
+        return W
+
     @torch.no_grad()
     def child_jacobian(
         self,
         h: int,
         J: torch.Tensor | None,
-        pre_child: torch.Tensor,
-        parents: slice = slice(None),
+        child_out: torch.Tensor,
+        seeds: slice = slice(None),
+        out: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Jacobians of the children of height ``h + 1``'s nodes (top-down step, node-major).
+        """Jacobians of the children of height ``h + 1``'s nodes (top-down step).
 
-        J_c = J_p diag(s_p) W_p[:, block c] diag(1[h_c > 0]) for each child c of
-        node p: the chain rule through c's ReLU gate (the authors'
+        J_c = J_p diag(s_p) W_p[:, block k] diag(1[h_c > 0]) for child k of node
+        p: the chain rule through c's ReLU gate (the authors'
         ``Model.computeJ``), with s_p = 1 without BN or the eval-mode BN scale
-        of p.
+        of p. Layout J[c, r, i]: node unit c, root unit r, sample i, so that
+        one bmm per parent, W_p^T (b * hid, hid) @ J_p (hid, hid_root * C),
+        gives all its children, child-major, and the gate is an in-place product.
 
         Args:
             h: 0-based index of the parents' height (parents at height h + 1).
             J: Jacobians of the parents, d h_root / d h_p; None for the root
-                (identity). Shape: (seed, n_p, C, hid_root, hid).
-            pre_child: the children's pre-activations (``forward_nodes``).
-                Shape: (seed, n_p * b, C, hid).
-            parents: the parents (of height h + 1) that ``J`` and ``pre_child``
-                cover (default all; a sub-range keeps the working set small).
+                (identity). Shape: (seed, n_p, hid, hid_root, C).
+            child_out: the children's outputs (ReLU'd, ``forward_features``).
+                Shape: (seed, n_p * b, hid, C).
+            seeds: the seeds the tensors hold.
+            out: optional buffer for the result.
 
         Returns:
-            d h_root / d h_c. Shape: (seed, n_p * b, C, hid_root, hid).
+            d h_root / d h_c. Shape: (seed, n_p * b, hid, hid_root, C).
         """
-        S, nc, C, o = pre_child.shape
-        b = self.tree.num_children
-        n = nc // b
-        W = self.weight[h].detach()[:, parents]  # (S, n, out, b*hid)
-        if self.bn:
-            W = W * self._bn_eval_scale_shift(h)[0][:, parents, :, None]
-        gate = (pre_child > 0).to(pre_child.dtype).view(S, n, b, C, 1, o)
-        out = torch.empty(S, n, b, C, o, o, dtype=pre_child.dtype, device=pre_child.device)
-        if J is None:  # parent is the root: J_c[r, c] = W[r, (k, c)] gate_c
-            Wk = W.view(S, n, o, b, o).permute(0, 1, 3, 2, 4)  # (S, n, k, r, c)
-            torch.mul(Wk[:, :, :, None], gate, out=out)
+        S, nc, o, C = child_out.shape
+        n = nc // self.tree.num_children
+        Wt = self.effective_weight(h, seeds).transpose(2, 3)  # (S, n, b*hid, hid_root)
+        gate = (child_out > 0).view(S, nc, o, 1, C)
+        if out is None:
+            out = torch.empty(S, nc, o, o, C, dtype=child_out.dtype, device=child_out.device)
+        if J is None:  # parent is the root: J_c[c, r] = W[r, (k, c)] gate_c
+            torch.mul(Wt.reshape(S, nc, o, o, 1), gate, out=out)
         else:
-            # one bmm for all children (N = b * hid; N = hid alone is a slow MKL shape):
-            # (S*n, C*r, out) @ (S*n, out, b*c) -> (S, n, C, r, k, c)
-            Jc = torch.bmm(J.reshape(S * n, C * o, o), W.reshape(S * n, o, b * o))
-            Jc = Jc.view(S, n, C, o, b, o).permute(0, 1, 4, 2, 3, 5)  # (S, n, k, C, r, c)
-            torch.mul(Jc, gate, out=out)  # gate and reorder in one pass
-        return out.view(S, nc, C, o, o)
+            Wt = Wt.reshape(S * n, Wt.shape[2], o)
+            torch.bmm(Wt, J.reshape(S * n, o, o * C), out=out.view(S * n, -1, o * C))
+            out.mul_(gate)
+        return out
 
     @torch.no_grad()
-    def jacobians(self, pre: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        """All node Jacobians d h_root / d h_mu (node-major), the root's = identity.
+    def jacobians(self, outs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """All node Jacobians d h_root / d h_mu, the root's = identity (all seeds).
 
         Args:
-            pre: per-height pre-activations from :meth:`forward_nodes`.
+            outs: per-height outputs from :meth:`forward_features`.
 
         Returns:
-            J per height (index h - 1 for height h). Each Shape:
-            (seed, n_h, C, hid_root, hid).
+            J per height (index h - 1 for height h), as :meth:`child_jacobian`.
+            Each Shape: (seed, n_h, hid, hid_root, C).
         """
         L, o = self.tree.depth, self.hid
-        S, _, C, _ = pre[0].shape
+        S, _, _, C = outs[0].shape
         J: list[torch.Tensor | None] = [None] * L
         for h in range(L - 1, 0, -1):
-            J[h - 1] = self.child_jacobian(h, J[h], pre[h - 1])
-        eye = torch.eye(o, dtype=pre[0].dtype, device=pre[0].device)
-        J[L - 1] = eye.expand(S, 1, C, o, o)
+            J[h - 1] = self.child_jacobian(h, J[h], outs[h - 1])
+        eye = torch.eye(o, dtype=outs[0].dtype, device=outs[0].device)
+        J[L - 1] = eye[:, :, None].expand(S, 1, o, o, C)
         return J
 
     # -- bookkeeping -------------------------------------------------------------
@@ -353,16 +458,15 @@ class TreeBackward:
     """The hand-written backward pass of a :class:`TreeNet` without BN.
 
     Computes the gradients that ``TreeNet.forward`` + ``loss.sum().backward()``
-    give (the tests check them, and SGD steps on them, against autograd) with far fewer tensor
-    operations: at hid 10 every op is tiny and CPU time goes to per-op
-    overhead. Autograd is only used for d loss / d f.
-
-    Each height runs either as one GEMM with the block-diagonal matrix of its
-    nodes (flat layout, no copies; wasteful in FLOPs when a height has many
-    nodes with many inputs) or as a bmm over (seed, node) after a permute
-    (exact FLOPs; per-matrix overhead and two copies). :func:`use_bmm` picks
-    the cheaper one; the block-diagonal matrices are kept in sync with
-    ``model.weight``.
+    give (the tests check them, and SGD steps on them, against autograd) with far
+    fewer tensor operations: at hid 10 every op is tiny and CPU time goes to
+    per-op overhead. Autograd is only used for d loss / d f. Per height, in the
+    feature-major layout: the bias gradient is a sum over the samples, the
+    weight gradient g (hid, B) @ input^T (B, in), the gradient of the
+    children's outputs W^T (in, hid) @ g (hid, B), gated by their ReLU. In a
+    binary tree heights 1 and 2 run on the leaf patterns (:class:`LeafPatterns`).
+    All per-sample activations and gradients live in buffers reused from step
+    to step (fresh multi-MB tensors would cost page faults every step).
 
     Args:
         model: the network (``bn=False``).
@@ -372,88 +476,111 @@ class TreeBackward:
         if model.bn:
             raise ValueError("TreeBackward supports bn=False only")
         self.model = model
-        self.bmm = [
-            use_bmm(n, i, model.hid) for n, i in zip(model.n_nodes, model.in_dims, strict=True)
-        ]
-        self.W = [
-            None if nm else block_diagonal(w.detach())
-            for nm, w in zip(self.bmm, model.weight, strict=True)
-        ]
+        self.patterns = LeafPatterns(model.tree) if LeafPatterns.applies(model.tree) else None
+        self._work: dict[int, dict] = {}
 
-    def _linear(self, h: int, inp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Pre-activation of height h (flat layout) and the node-major input, if used."""
-        m = self.model
-        S, B, _ = inp.shape
-        n, i, o = m.n_nodes[h], m.in_dims[h], m.hid
-        if not self.bmm[h]:
-            return torch.baddbmm(m.bias[h].reshape(S, 1, -1), inp, self.W[h]), None
-        x = inp.view(S, B, n, i).transpose(1, 2).reshape(S * n, B, i)  # node-major copy
-        w = m.weight[h].detach().reshape(S * n, o, i).transpose(1, 2)
-        pre = torch.baddbmm(m.bias[h].reshape(S * n, 1, o), x, w)  # (S*n, B, o)
-        return pre.view(S, n, B, o).transpose(1, 2).reshape(S, B, n * o), x
+    def _buffers(self, B: int) -> dict:
+        """Per-sample outputs and output gradients of the heights run per sample, for
+        batches of B samples, and the parameter gradients."""
+        if B not in self._work:
+            m, pat = self.model, self.patterns
+            S, o = m.n_seeds, m.hid
+            lo = 0 if pat is None else 1  # with patterns, height 1 is never run per sample
+            kw = {"dtype": m.weight[0].dtype, "device": m.weight[0].device}
+            self._work[B] = {
+                "out": [torch.empty(S, n, o, B, **kw) for n in m.n_nodes[lo:]],
+                # d loss / d output per height index (none for height 1 with patterns)
+                "grad": [None] * lo + [torch.empty(S, n, o, B, **kw) for n in m.n_nodes[lo:-1]],
+                "gW": [torch.empty_like(w) for w in m.weight],
+                "gb": [torch.empty_like(b) for b in m.bias],
+            }
+        return self._work[B]
 
     @torch.no_grad()
-    def gradients(self, xb: torch.Tensor, loss_fn) -> tuple[torch.Tensor, list, list]:
+    def gradients(self, x: torch.Tensor, loss_fn) -> tuple[torch.Tensor, list, list]:
         """Loss and parameter gradients for one batch (no update).
 
         Args:
-            xb: inputs. Shape: (seed, B, n_leaves).
+            x: inputs. Shape: (seed, n_leaves, B).
             loss_fn: maps the network output f (seed, B, hid) to a loss per seed.
 
         Returns:
             loss (seed,), weight grads (seed, n_h, hid, in_h) and bias grads
-            (seed, n_h, hid) per height.
+            (seed, n_h, hid) per height; the grads are overwritten by the next call.
         """
-        m = self.model
-        S, B, _ = xb.shape
+        m, pat = self.model, self.patterns
+        S, _, B = x.shape
         L, o = m.tree.depth, m.hid
-        inps, inps_nm, pres = [], [], []
-        inp = xb
-        for h in range(L):
-            pre, x_nm = self._linear(h, inp)  # (S, B, n*hid)
-            inps.append(inp)
-            inps_nm.append(x_nm)
-            pres.append(pre)
-            if h + 1 < L:
-                inp = torch.relu(pre)
-        r = pres[-1]  # root pre-activation, (S, B, hid)
+        buf = self._buffers(B)
+        if pat is None:
+            outs = m.forward_features(x, out=buf["out"])
+            inputs = [x, *outs[:-1]]  # of every height
+        else:  # heights 1, 2 on the patterns, then a sample's column of height 2
+            codes = pat.codes(x)
+            x_pat = pat.leaves(S, x.device)
+            table = m.forward_features(x_pat, heights=range(2))
+            out2 = pat.select(table[1], codes, out=buf["out"][0])
+            outs = [None, out2, *m.forward_features(out2, out=buf["out"][1:], heights=range(2, L))]
+            inputs = [x_pat, table[0], *outs[1:-1]]
+        r = outs[-1][:, 0].transpose(1, 2).contiguous()  # root pre-activation, (S, B, hid)
         nrm = r.norm(dim=-1, keepdim=True)
         den = nrm + m.eps
         f = r / den
         with torch.enable_grad():
-            fl = f.detach().requires_grad_(True)
-            loss = loss_fn(fl)
-            (g,) = torch.autograd.grad(loss.sum(), fl)
+            f.requires_grad_(True)
+            loss = loss_fn(f)
+            (g,) = torch.autograd.grad(loss.sum(), f)
         # f = r / (|r| + eps): dL/dr = g / den - r (g . r) / (|r| den^2)
         dot = (g * r).sum(-1, keepdim=True)
         coef = torch.where(nrm > 0, dot / (nrm * den * den), 0.0)
-        g = g / den - r * coef
-        gW, gb = [None] * L, [None] * L
-        for h in range(L - 1, -1, -1):
-            n, i = m.n_nodes[h], m.in_dims[h]
-            gb[h] = g.sum(1).view(S, n, o)
-            if self.bmm[h]:
-                g_nm = g.view(S, B, n, o).transpose(1, 2).reshape(S * n, B, o)
-                gW[h] = torch.bmm(g_nm.transpose(1, 2), inps_nm[h]).view(S, n, o, i)
-            else:
-                gWbd = torch.bmm(inps[h].transpose(1, 2), g)  # (S, n*in, n*hid)
-                gW[h] = block_diagonal_view(gWbd, n)  # (S, n, hid, in) view
-            if h > 0:  # d/d input of height h, then the ReLU gate of height h - 1
-                if self.bmm[h]:
-                    w = m.weight[h].detach().reshape(S * n, o, i)
-                    g = torch.bmm(g_nm, w).view(S, n, B, i).transpose(1, 2).reshape(S, B, n * i)
-                else:
-                    g = torch.bmm(g, self.W[h].transpose(1, 2))
-                g = torch.ops.aten.threshold_backward(g, pres[h - 1], 0)
-        return loss.detach(), gW, gb
+        g = (g / den - r * coef).transpose(1, 2).contiguous()  # (S, hid, B): feature-major
+        if pat is None:
+            self._backward(range(L - 1, -1, -1), inputs, g, buf, buf["grad"])
+        else:  # per sample down to height 2, then summed per pattern for heights 2, 1
+            g = self._backward(range(L - 1, 1, -1), inputs, g, buf, buf["grad"])
+            g = pat.sum_by_pattern(g.view(S, pat.n_nodes, o, B), codes)
+            self._backward(range(1, -1, -1), inputs, g, buf)
+        return loss.detach(), buf["gW"], buf["gb"]
 
-    @torch.no_grad()
-    def refresh(self) -> None:
-        """Copy ``model.weight`` into the block-diagonal matrices (after an update)."""
+    def _backward(
+        self,
+        heights: range,
+        inputs: Sequence[torch.Tensor],
+        g: torch.Tensor,
+        buf: dict,
+        grad_out: Sequence[torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """Parameter gradients of ``heights`` (top-down) into ``buf``.
+
+        Args:
+            heights: consecutive height indices, descending.
+            inputs: the input of every height index (per sample or per pattern).
+            g: d loss / d pre-activation of ``heights[0]`` (ReLU-gated).
+                Shape: (seed, [n,] hid, C).
+            buf: :meth:`_buffers` (gradients go to its ``gW``, ``gb``).
+            grad_out: optional buffers for the output gradients, by height index.
+
+        Returns:
+            The last gradient computed, Shape (seed * n, in, C): if the last
+            height is above height 1, the gated gradient of its children's outputs.
+        """
         m = self.model
-        for h in range(m.tree.depth):
-            if self.W[h] is not None:
-                block_diagonal_view(self.W[h], m.n_nodes[h]).copy_(m.weight[h])
+        S, C = g.shape[0], g.shape[-1]
+        o = m.hid
+        for h in heights:
+            n, i = m.n_nodes[h], m.in_dims[h]
+            g = g.reshape(S * n, o, C)
+            inp = inputs[h].reshape(S * n, i, C)
+            torch.sum(g, -1, out=buf["gb"][h].view(S * n, o))
+            torch.bmm(g, inp.transpose(1, 2), out=buf["gW"][h].view(S * n, o, i))
+            if h > 0:  # d/d children's outputs, then their ReLU gate (in place)
+                Wt = m.weight[h].detach().reshape(S * n, o, i).transpose(1, 2)
+                if grad_out is None:
+                    g = torch.bmm(Wt, g)
+                else:
+                    g = torch.bmm(Wt, g, out=grad_out[h - 1].view(S * n, i, C))
+                g = torch.ops.aten.threshold_backward.grad_input(g, inp, 0, grad_input=g)
+        return g
 
     def optimizer(self, lr: float, loss_fn) -> ManualSGD:
         """Plain SGD on these gradients (the engine's :class:`~contrastlab.optim.ManualSGD`).
@@ -468,16 +595,4 @@ class TreeBackward:
             loss, gW, gb = self.gradients(xb, loss_fn)
             return loss, [*gW, *gb]
 
-        return ManualSGD([*m.weight, *m.bias], lr, gradients, after_step=self.refresh)
-
-
-def use_bmm(n: int, n_in: int, hid: int) -> bool:
-    """Whether a height of ``n`` nodes (n_in inputs, hid outputs each) runs as a bmm.
-
-    The block-diagonal GEMM costs n^2 * n_in * hid multiply-adds per sample,
-    the bmm n * n_in * hid plus a per-matrix overhead and two copies. Measured
-    on a 2-core CPU at batch 3 * 128 the bmm only pays from about 8 nodes with
-    >= 100 weights each (height 2 at hid 10, L = 5: 5-15% faster with 3-8
-    seeds per batch, 5% slower with one).
-    """
-    return n >= 8 and n_in * hid >= 100
+        return ManualSGD([*m.weight, *m.bias], lr, gradients)
