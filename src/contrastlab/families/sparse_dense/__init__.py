@@ -62,10 +62,12 @@ class SparseDense(Family):
 
         return make_sparse_dense(cfg, seeds)
 
-    def task(self, cfg, data, seeds, device):
+    fusable = ("augmentation.masking",)
+
+    def task(self, cfg, data, seeds, device, members=None):
         from contrastlab.families.sparse_dense.task import SparseDenseTask
 
-        return SparseDenseTask(cfg, data, device)
+        return SparseDenseTask(cfg, data, device, members)
 
     def claims(self, agg):
         from contrastlab.families.sparse_dense.claims import claims

@@ -6,6 +6,13 @@ streams (``sparse_dense/init``, ``sparse_dense/batches``,
 ``sparse_dense/augment``), and the engine steps on the sum of the per-seed
 losses, so each seed's slice gets exactly the gradient it would get alone.
 One evaluation round = ``eval_every`` optimiser steps (the last may be shorter).
+
+Members are taken by position: seed values may repeat (a job that trains several
+sweep points at once), and ``cfg.masking`` may be one value or one per member.
+The loss and its gradient come from
+:func:`~contrastlab.families.sparse_dense.model.sym_relu_infonce` (a few seeds at a
+time, in cache); every op works on one member's slice, so a member's numbers are
+bit for bit those of a run of that member alone (on CPU).
 """
 
 from __future__ import annotations
@@ -22,8 +29,13 @@ from contrastlab.families.sparse_dense.metrics import (
     dense_fraction,
     support_probe_auc,
 )
-from contrastlab.families.sparse_dense.model import init_weights, sym_relu, views
-from contrastlab.losses import infonce_in_batch
+from contrastlab.families.sparse_dense.model import (
+    init_weights,
+    member_maskings,
+    sym_relu,
+    sym_relu_infonce,
+    views,
+)
 from contrastlab.results import cf
 
 
@@ -39,8 +51,14 @@ class SparseDenseTask(Task):
     family = "sparse_dense"
     round_dim = "step"
 
-    def __init__(self, cfg: SparseDenseConfig, data: xr.Dataset, device: torch.device) -> None:
-        super().__init__(data.seed.values)
+    def __init__(
+        self,
+        cfg: SparseDenseConfig,
+        data: xr.Dataset,
+        device: torch.device,
+        members: list[SparseDenseConfig] | None = None,
+    ) -> None:
+        super().__init__(data.seed.values, members)
         self.cfg = cfg
         self.device = device
         self.x_train = torch.as_tensor(data.x_train.values, device=device)
@@ -57,7 +75,11 @@ class SparseDenseTask(Task):
         self.g_batch = self.streams("batches")
         self.g_aug = self.streams("augment")
         self.rng = self.g_batch + self.g_aug
-        self.seed_index = torch.arange(len(self.seeds), device=device).unsqueeze(1)
+        self.masking = member_maskings(self.member_values(cfg, "masking"), len(self.seeds))
+        if len(set(self.masking)) == 1:
+            self.masking = self.masking[0]
+        n = self.x_train.shape[1]
+        self.row_offset = torch.arange(len(self.seeds), device=device).unsqueeze(1) * n
 
     def parameters(self) -> dict[str, torch.Tensor]:
         return {"W": self.W, "b": self.b}
@@ -66,18 +88,20 @@ class SparseDenseTask(Task):
         return make_optimizer(self.cfg.optimizer, [self.W, self.b], self.cfg.lr)
 
     def batches(self, r: int):
-        n = self.x_train.shape[1]
-        for _ in range(self.steps_in_round(r)):
-            idx = torch.stack(
-                [torch.randint(n, (self.cfg.batch_size,), generator=g) for g in self.g_batch]
-            )
-            x = self.x_train[self.seed_index, idx.to(self.device)]  # (seed, batch, d1)
-            yield views(x, self.cfg.masking, self.cfg.keep_prob, self.g_aug)
+        K, n, d1 = self.x_train.shape
+        B, steps = self.cfg.batch_size, self.steps_in_round(r)
+        # the round's indices in one call per seed: the same numbers as one call per step
+        idx = torch.stack([torch.randint(n, (steps, B), generator=g) for g in self.g_batch])
+        # (step, seed, B): rows of x_train flattened over (seed, sample)
+        rows = (idx.to(self.device) + self.row_offset.unsqueeze(2)).transpose(0, 1)
+        flat = self.x_train.reshape(K * n, d1)
+        for t in range(steps):
+            x = flat.index_select(0, rows[t].reshape(-1)).reshape(K, B, d1)
+            yield views(x, self.masking, self.cfg.keep_prob, self.g_aug)
 
     def loss(self, batch) -> torch.Tensor:
         v1, v2 = batch
-        z1, z2 = sym_relu(v1, self.W, self.b), sym_relu(v2, self.W, self.b)
-        return infonce_in_batch(z1, z2, self.cfg.temperature)
+        return sym_relu_infonce(v1, v2, self.W, self.b, self.cfg.temperature)
 
     @torch.no_grad()
     def evaluate(self, r: int) -> dict:

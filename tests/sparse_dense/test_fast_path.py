@@ -1,0 +1,197 @@
+"""The fused training path of the sparse/dense family: loss and gradient by hand,
+per-member masking, and exact (bit for bit) independence of every member from the
+rest of the batch (CPU, one thread: tests/conftest.py)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from contrastlab.engine import Engine, streams
+from contrastlab.families.sparse_dense.config import SparseDenseConfig
+from contrastlab.families.sparse_dense.data import make_sparse_dense
+from contrastlab.families.sparse_dense.model import sym_relu, sym_relu_infonce, views
+from contrastlab.families.sparse_dense.task import SparseDenseTask
+from contrastlab.losses.infonce import (
+    infonce_in_batch,
+    infonce_in_batch_fused,
+    infonce_in_batch_grad,
+)
+
+F64 = torch.float64
+
+
+def _randn(*shape, seed=0):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=F64)
+
+
+# -- loss and gradient ----------------------------------------------------------------
+@pytest.mark.parametrize("tau", [0.05, 0.5, 0.01])  # 0.01: the two-exponential path
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_infonce_grad_equals_autograd(tau, symmetric):
+    z1 = _randn(3, 9, 5, seed=1).requires_grad_()
+    z2 = _randn(3, 9, 5, seed=2).requires_grad_()
+    ref = infonce_in_batch(z1, z2, tau, symmetric)
+    d1, d2 = torch.autograd.grad(ref.sum(), [z1, z2])
+    loss, g1, g2 = infonce_in_batch_grad(z1.detach(), z2.detach(), tau, symmetric)
+    torch.testing.assert_close(loss, ref.detach(), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(g1, d1, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(g2, d2, rtol=1e-10, atol=1e-12)
+
+
+def test_fused_infonce_backward_scales_by_the_upstream_gradient():
+    z1 = _randn(5, 7, 4, seed=3).requires_grad_()
+    z2 = _randn(5, 7, 4, seed=4).requires_grad_()
+    weights = torch.arange(1.0, 6.0, dtype=F64)
+    ref = infonce_in_batch(z1, z2, 0.1)
+    r1, r2 = torch.autograd.grad((ref * weights).sum(), [z1, z2])
+    got = infonce_in_batch_fused(z1, z2, 0.1, chunk=2)
+    f1, f2 = torch.autograd.grad((got * weights).sum(), [z1, z2])
+    torch.testing.assert_close(got, ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(f1, r1, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(f2, r2, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("chunk", [0, 1, 2])
+def test_sym_relu_infonce_equals_autograd(chunk):
+    K, B, d1, m = 3, 16, 6, 5
+    x1, x2 = _randn(K, B, d1, seed=5), _randn(K, B, d1, seed=6)
+    W = _randn(K, m, d1, seed=7)
+    b = 0.3 * _randn(K, m, seed=8)  # some negative biases: both ReLUs active at once
+    assert (b < 0).any() and (b > 0).any()
+    Wr, br = W.clone().requires_grad_(), b.clone().requires_grad_()
+    weights = torch.tensor([1.0, 2.0, 0.5], dtype=F64)
+    ref = infonce_in_batch(sym_relu(x1, Wr, br), sym_relu(x2, Wr, br), 0.05)
+    gW, gb = torch.autograd.grad((ref * weights).sum(), [Wr, br])
+    Wf, bf = W.clone().requires_grad_(), b.clone().requires_grad_()
+    got = sym_relu_infonce(x1, x2, Wf, bf, 0.05, chunk=chunk)
+    fW, fb = torch.autograd.grad((got * weights).sum(), [Wf, bf])
+    torch.testing.assert_close(got, ref.detach(), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(fW, gW, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(fb, gb, rtol=1e-9, atol=1e-12)
+
+
+def test_sym_relu_infonce_float32_close_to_autograd():
+    g = torch.Generator().manual_seed(0)
+    K, B, d1, m = 2, 256, 50, 50
+    x1, x2 = torch.randn(K, B, d1, generator=g), torch.randn(K, B, d1, generator=g)
+    W = (torch.randn(K, m, d1, generator=g) / d1**0.5).requires_grad_()
+    b = torch.full((K, m), 0.1, requires_grad=True)
+    ref = infonce_in_batch(sym_relu(x1, W, b), sym_relu(x2, W, b), 0.05)
+    gW, gb = torch.autograd.grad(ref.sum(), [W, b])
+    got = sym_relu_infonce(x1, x2, W, b, 0.05)
+    fW, fb = torch.autograd.grad(got.sum(), [W, b])
+    torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fW, gW, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(fb, gb, rtol=1e-4, atol=1e-6)
+
+
+# -- views --------------------------------------------------------------------------------
+def _gens(seeds):
+    return streams(seeds, "sparse_dense", "augment")
+
+
+def _old_views(x, masking, keep_prob, gens):
+    """The views as they were first written (one masking for all, bool masks)."""
+    shape = x.shape[1:]
+    if masking == "none":
+        return x, x
+    if masking == "independent":
+        d1 = torch.stack([torch.rand(shape, generator=g) < keep_prob for g in gens])
+        d2 = torch.stack([torch.rand(shape, generator=g) < keep_prob for g in gens])
+        return x * d1 / keep_prob, x * d2 / keep_prob
+    d = torch.stack([torch.rand(shape, generator=g) < 0.5 for g in gens])
+    return 2 * x * d, 2 * x * (~d)
+
+
+@pytest.mark.parametrize("masking", ["none", "independent", "complementary"])
+@pytest.mark.parametrize("keep_prob", [0.5, 0.7])
+def test_views_equal_the_first_implementation(masking, keep_prob):
+    x = torch.randn(3, 8, 6, generator=torch.Generator().manual_seed(0))
+    g_new, g_old = _gens([0, 1, 2]), _gens([0, 1, 2])
+    for _ in range(2):  # two steps: the streams advance alike
+        new, old = views(x, masking, keep_prob, g_new), _old_views(x, masking, keep_prob, g_old)
+        for a, b in zip(new, old, strict=True):
+            assert torch.equal(a, b) and torch.equal(torch.signbit(a), torch.signbit(b))
+    for a, b in zip(g_new, g_old, strict=True):
+        assert torch.equal(a.get_state(), b.get_state())
+
+
+def test_views_per_member_masking_equal_each_member_alone():
+    x = torch.randn(6, 8, 6, generator=torch.Generator().manual_seed(0))
+    seeds = [0, 1, 2, 0, 1, 2]  # repeated seed values: members go by position
+    ms = ["none", "none", "independent", "independent", "complementary", "complementary"]
+    gens, alone = _gens(seeds), [_gens([s]) for s in seeds]
+    for _ in range(2):  # two steps: every stream advances as it does alone
+        v1, v2 = views(x, ms, 0.6, gens)
+        for i, m in enumerate(ms):
+            a1, a2 = views(x[i : i + 1], m, 0.6, alone[i])
+            assert torch.equal(v1[i], a1[0]) and torch.equal(v2[i], a2[0])
+    with pytest.raises(ValueError, match="masking"):
+        views(x, ["none"] * 5, 0.5, gens)
+    with pytest.raises(ValueError, match="masking"):
+        views(x, "sometimes", 0.5, gens)
+
+
+# -- exact independence of the members of a batch ---------------------------------------
+CFG = SparseDenseConfig(n_train=400, n_eval=100, steps=12, eval_every=6)
+
+
+def _train(seeds, masking="complementary", cfg=CFG):
+    """Train ``seeds``; ``masking``: one for all, or one per seed (as the members of a
+    fused job, each with its own config)."""
+    if isinstance(masking, str):
+        cfg, members = dataclasses.replace(cfg, masking=masking), None
+    else:
+        members = [dataclasses.replace(cfg, masking=m) for m in masking]
+    task = SparseDenseTask(cfg, make_sparse_dense(cfg, seeds), torch.device("cpu"), members)
+    return Engine(task, {}, log=lambda m: None).run()
+
+
+def _assert_member_equal(a, i, b, j):
+    for v in a.data_vars:
+        x, y = a[v].isel(seed=i).values, b[v].isel(seed=j).values
+        assert np.array_equal(x, y, equal_nan=True), f"{v}: max diff {np.nanmax(abs(x - y))}"
+
+
+@pytest.mark.parametrize("masking", ["none", "independent", "complementary"])
+def test_a_seed_gets_the_same_bits_in_any_batch(masking):
+    # batch 256: 8 seeds per chunk, so 10 seeds span two chunks of different sizes
+    a = _train([0, 1, 2], masking)
+    b = _train([2, 5, 0, 7], masking)
+    c = _train([3, 4, 6, 8, 9, 10, 11, 12, 13, 2], masking)  # seed 2 in the second chunk
+    _assert_member_equal(a, 0, b, 2)
+    _assert_member_equal(a, 2, b, 0)
+    _assert_member_equal(a, 2, c, 9)
+
+
+def test_per_member_masking_equals_each_point_alone():
+    # one job training three sweep points (what a fused job does), vs each point alone
+    seeds, ms = [0, 1, 2], ["none", "independent", "complementary"]
+    fused = _train(seeds, ms)
+    for i, (s, m) in enumerate(zip(seeds, ms, strict=True)):
+        _assert_member_equal(fused, i, _train([s], m), 0)
+
+
+def test_repeated_members_get_the_same_bits():
+    # the loss and gradient of identical members (a seed repeated per fused point) are
+    # equal to each other and to the seed alone, whatever the chunk
+    g = torch.Generator().manual_seed(0)
+    K, B, d1, m = 3, 256, 50, 50
+    x1, x2 = torch.randn(K, B, d1, generator=g), torch.randn(K, B, d1, generator=g)
+    W, b = torch.randn(K, m, d1, generator=g) / d1**0.5, torch.full((K, m), 0.1)
+    order = [0, 1, 2, 0, 1, 2, 0, 1, 2, 2]  # 10 members: chunks of 8 and 2
+
+    def run(idx, chunk=None):
+        Wi, bi = W[idx].clone().requires_grad_(), b[idx].clone().requires_grad_()
+        loss = sym_relu_infonce(x1[idx], x2[idx], Wi, bi, 0.05, chunk=chunk)
+        loss.sum().backward()
+        return loss.detach(), Wi.grad, bi.grad
+
+    big = run(order)
+    for pos, k in enumerate(order):
+        for chunk in (None, 1):
+            alone = run([k], chunk)
+            for t_big, t_alone in zip(big, alone, strict=True):
+                assert torch.equal(t_big[pos], t_alone[0])
