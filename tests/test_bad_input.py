@@ -159,6 +159,7 @@ def test_unreadable_result_file_is_named(tmp_path):
 CONFIG = """
 device: cpu
 n_seeds: 2
+fuse: none
 experiments:
   wenli:
     family: sparse_dense

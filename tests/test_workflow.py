@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from contrastlab.registry import get_family
-from contrastlab.results import read_netcdf
+from contrastlab.results import read_netcdf, read_point
 
 from wf_helpers import ROOT, snakemake_cmd
 
@@ -45,7 +45,11 @@ def test_results_are_tidy_netcdf_with_provenance(finished_run):
     assert agg.step.values.tolist() == [0, 10, 20, 30, 40]
     for name in list(agg.data_vars) + list(agg.coords):
         assert "long_name" in agg[name].attrs and "units" in agg[name].attrs, name
-    point = read_netcdf(finished_run / "results/train/wenli/masking=none/metrics.nc")
+    # the two masking points trained as one fused job, one netCDF group per point
+    job = finished_run / "results/train/wenli/fused=masking/metrics.nc"
+    assert read_netcdf(job).attrs["fused_points"] == '["masking=none", "masking=complementary"]'
+    point = read_point(job, "masking=none")
+    assert point.attrs["fused_job_points"] == 2
     cfg = json.loads(point.attrs["config"])
     assert cfg["augmentation"]["masking"] == "none" and cfg["train"]["steps"] == 40
     assert point.attrs["device"].startswith("cpu") and point.attrs["wall_time_s"] > 0
@@ -54,7 +58,7 @@ def test_results_are_tidy_netcdf_with_provenance(finished_run):
     prov = json.loads(agg.attrs["points_provenance"])
     assert [p["point"] for p in prov] == [{"masking": "none"}, {"masking": "complementary"}]
     assert json.loads(prov[0]["config"])["augmentation"]["masking"] == "none"
-    log = (finished_run / "logs/train_model/wenli/masking=none.log").read_text()
+    log = (finished_run / "logs/train_model/wenli/fused=masking.log").read_text()
     assert "step 40 (round 4/4)" in log and "steps/s" in log and "eta" in log
 
 
