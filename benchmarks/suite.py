@@ -79,14 +79,14 @@ class Settings:
     profile_steps: int = 5
     replay_repeats: int = 5  # floor: fastest of these replays ...
     replay_min_time: float = 0.1  # ... of at least this many seconds each
-    ks: tuple[int, ...] = (1, 4, 16)
+    ks: tuple[int, ...] = (1, 4, 16, 32, 64)  # one process per seed only up to K = 32
     batched_steps: int = 300
     batched_threads: int = 2
     batched_jobs: int = 2
     batched_modes: tuple[str, ...] = ("batched", "loop", "processes")
     hltm_seeds: tuple[int, ...] = (1, 8)
     hltm_samples: int = 64000
-    hltm_repeats: int = 2
+    hltm_repeats: int = 3
     fused_steps: int = 100
     fused_seeds: int = 2
     widths: tuple[int, ...] = WIDTHS
