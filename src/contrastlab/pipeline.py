@@ -109,6 +109,21 @@ def train_job(
     return out
 
 
+def concat_points(datasets: list[xr.Dataset]) -> xr.Dataset:
+    """The data of a fused job: the points' data sets along ``seed`` (point-major; seed
+    values repeat), variables without a seed dimension taken from the first, attributes
+    that differ between points (e.g. ``delta_lower``) dropped."""
+    return xr.concat(
+        datasets,
+        dim="seed",
+        data_vars="minimal",
+        coords="minimal",
+        compat="override",
+        join="override",
+        combine_attrs="drop_conflicts",
+    )
+
+
 def build_task(datasets: list[xr.Dataset], cfgs: list[dict], device, labels=None):
     """The task of one training job (see :func:`train_job`) and the config its checkpoint
     fingerprint holds. The task gets ``typed`` (every point's typed config) and
@@ -124,15 +139,7 @@ def build_task(datasets: list[xr.Dataset], cfgs: list[dict], device, labels=None
         for i, d in enumerate(datasets):
             if [int(s) for s in d.seed.values] != seeds:
                 raise ValueError(f"fused points need the same seeds; point {i} has others")
-        data = xr.concat(
-            datasets,
-            dim="seed",
-            data_vars="minimal",
-            coords="minimal",
-            compat="override",
-            join="override",
-            combine_attrs="drop_conflicts",
-        )
+        data = concat_points(datasets)
         members = [t for t in typed for _ in seeds]
         task = fam.task(typed[0], data, seeds * len(cfgs), device, members=members)
         labels = labels or [str(i) for i in range(len(cfgs))]

@@ -15,7 +15,7 @@ from contrastlab.engine import Engine
 from contrastlab.families.hltm.config import HLTMConfig
 from contrastlab.families.hltm.data import HLTMSampler
 from contrastlab.params import to_sections
-from contrastlab.pipeline import synthesize
+from contrastlab.pipeline import concat_points, synthesize
 from contrastlab.registry import get_family
 
 BASE = HLTMConfig(depth=4, hid=4, epochs=2, samples_per_epoch=640, batch_size=64, cov_samples=200)
@@ -27,18 +27,7 @@ def quiet(_msg: str) -> None:
     pass
 
 
-def concat(datas: list[xr.Dataset]) -> xr.Dataset:
-    """The points' data along ``seed``, as a fused job receives them (conflicting
-    attributes such as delta_lower dropped)."""
-    return xr.concat(
-        datas,
-        dim="seed",
-        data_vars="minimal",
-        coords="minimal",
-        compat="override",
-        join="override",
-        combine_attrs="drop_conflicts",
-    )
+concat = concat_points  # the points' data along seed, as a fused job receives them
 
 
 @pytest.fixture(scope="module")
