@@ -69,7 +69,7 @@ def estimate_job(job, n_seeds: list[int], device, steps: int) -> dict:
             batch = next(batches)
         except StopIteration:
             break
-        engine._step(opt, batch)
+        engine.step(opt, batch)
         if device.type == "cuda":
             torch.cuda.synchronize()
         t_steps += time.perf_counter() - t0

@@ -325,7 +325,7 @@ def summary(gemms: list[Gemm]) -> list[tuple[str, int, int]]:
 
 class TaskSteps:
     """Real training steps of a :class:`~contrastlab.engine.Task`, exactly as the engine
-    does them (``Engine._step``: the batch from ``task.batches``, forward, backward and
+    does them (``Engine.step``: the batch from ``task.batches``, forward, backward and
     the optimiser update), for timing and profiling.
 
     Rounds are entered as the engine does (``task.begin_round(r)`` before
@@ -364,7 +364,7 @@ class TaskSteps:
                 except StopIteration:
                     self._it = None
                     continue
-                self.engine._step(self.opt, batch)
+                self.engine.step(self.opt, batch)
                 sync(self.device)
                 return time.perf_counter() - t
         raise RuntimeError(f"{type(self.task).__name__} yields no batches")

@@ -206,6 +206,12 @@ def machine_memory_bytes() -> int:
         return 0
 
 
+def memory_limit(config: dict) -> float:
+    """Bytes a training job may use: ``max_job_memory_gb``, else this machine's memory."""
+    gb = config.get("max_job_memory_gb")
+    return gb * 2**30 if gb is not None else machine_memory_bytes()
+
+
 def _gb(n: float) -> str:
     return f"{n / 2**30:.3g} GiB"
 
@@ -259,8 +265,7 @@ def validate_config(config: dict, schema_path: str | Path, warn=None) -> dict:
             "config error at experiments: every experiment has activate: false; "
             "nothing would run (set activate: true on at least one)"
         )
-    limit = config.get("max_job_memory_gb")
-    limit = limit * 2**30 if limit is not None else machine_memory_bytes()
+    limit = memory_limit(config)
     for name, exp in config["experiments"].items():
         family = exp["family"]
         sub = {"$defs": defs, "$ref": f"#/$defs/{family}"}
@@ -446,8 +451,7 @@ def experiment_jobs(config: dict, name: str) -> list[TrainingJob]:
     groups: dict[str, list[SweepPoint]] = {}
     for p in points:
         groups.setdefault(_without(p.config, fam.fusable), []).append(p)
-    limit = config.get("max_job_memory_gb")
-    limit = limit * 2**30 if limit is not None else machine_memory_bytes()
+    limit = memory_limit(config)
     n_seeds = len(seeds(config, name))
     jobs = []
     for members in groups.values():

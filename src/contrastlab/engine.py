@@ -256,7 +256,9 @@ class Engine:
         }
         self.fingerprint = fingerprint(job, task.seeds)
 
-    def _step(self, opt, batch) -> torch.Tensor:
+    def step(self, opt, batch) -> torch.Tensor:
+        """One optimiser step on ``batch`` (what training and the benchmarks time).
+        Returns the loss per member before the step."""
         if hasattr(opt, "train_step"):
             return opt.train_step(batch)
         opt.zero_grad(set_to_none=True)
@@ -267,7 +269,7 @@ class Engine:
 
     def train_round(self, opt, r: int) -> torch.Tensor:
         """Train round ``r``: one step per batch. Returns the losses, Shape (steps, seed)."""
-        losses = [self._step(opt, batch) for batch in self.task.batches(r)]
+        losses = [self.step(opt, batch) for batch in self.task.batches(r)]
         return torch.stack(losses).detach().double().cpu()
 
     def _guard(self, r: int, losses: torch.Tensor, first_step: int) -> None:
