@@ -11,7 +11,13 @@ import torch
 from contrastlab.engine import Engine, streams
 from contrastlab.families.sparse_dense.config import SparseDenseConfig
 from contrastlab.families.sparse_dense.data import make_sparse_dense
-from contrastlab.families.sparse_dense.model import sym_relu, sym_relu_infonce, views
+from contrastlab.families.sparse_dense.model import (
+    RoundMasks,
+    sym_relu,
+    sym_relu_infonce,
+    uses_bits,
+    views,
+)
 from contrastlab.families.sparse_dense.task import SparseDenseTask
 from contrastlab.losses.infonce import (
     infonce_in_batch,
@@ -92,30 +98,71 @@ def _gens(seeds):
     return streams(seeds, "sparse_dense", "augment")
 
 
-def _old_views(x, masking, keep_prob, gens):
-    """The views as they were first written (one masking for all, bool masks)."""
-    shape = x.shape[1:]
+def _reference_views(x, masking, keep_prob, gens, steps=1):
+    """The views written from their definition, one member and step at a time: uniforms
+    ``torch.rand < p`` per step, or, for keep probability 1/2, the round's random bytes
+    (one ``randint(256)`` draw per member and round), bit e % 8 of byte e // 8."""
+    B, d1 = x.shape[1:]
+    n = B * d1
+    draws = {"none": 0, "independent": 2, "complementary": 1}[masking]
+    out = []  # out[t] = (x1, x2) of step t
     if masking == "none":
-        return x, x
-    if masking == "independent":
-        d1 = torch.stack([torch.rand(shape, generator=g) < keep_prob for g in gens])
-        d2 = torch.stack([torch.rand(shape, generator=g) < keep_prob for g in gens])
-        return x * d1 / keep_prob, x * d2 / keep_prob
-    d = torch.stack([torch.rand(shape, generator=g) < 0.5 for g in gens])
-    return 2 * x * d, 2 * x * (~d)
+        return [(x, x)] * steps
+    if uses_bits(masking, keep_prob):
+        words = [torch.randint(256, (steps, draws, -(-n // 8)), dtype=torch.uint8,
+                               generator=g) for g in gens]  # fmt: skip
+    for t in range(steps):
+        masks = []  # masks[j][i]: draw j of member i, bool (B, d1)
+        for j in range(draws):
+            per = []
+            for i, g in enumerate(gens):
+                if uses_bits(masking, keep_prob):
+                    bits = [(int(words[i][t, j, e // 8]) >> (e % 8)) & 1 for e in range(n)]
+                    per.append(torch.tensor(bits, dtype=torch.bool).reshape(B, d1))
+                else:
+                    per.append(torch.rand((B, d1), generator=g) < keep_prob)
+            masks.append(torch.stack(per))
+        if masking == "independent":
+            out.append((x * masks[0] / keep_prob, x * masks[1] / keep_prob))
+        else:
+            out.append((2 * x * masks[0], 2 * x * (~masks[0])))
+    return out
 
 
 @pytest.mark.parametrize("masking", ["none", "independent", "complementary"])
 @pytest.mark.parametrize("keep_prob", [0.5, 0.7])
-def test_views_equal_the_first_implementation(masking, keep_prob):
+def test_views_equal_their_definition(masking, keep_prob):
     x = torch.randn(3, 8, 6, generator=torch.Generator().manual_seed(0))
-    g_new, g_old = _gens([0, 1, 2]), _gens([0, 1, 2])
-    for _ in range(2):  # two steps: the streams advance alike
-        new, old = views(x, masking, keep_prob, g_new), _old_views(x, masking, keep_prob, g_old)
-        for a, b in zip(new, old, strict=True):
-            assert torch.equal(a, b) and torch.equal(torch.signbit(a), torch.signbit(b))
-    for a, b in zip(g_new, g_old, strict=True):
+    g_new, g_ref = _gens([0, 1, 2]), _gens([0, 1, 2])
+    for _ in range(2):  # two rounds: the streams advance alike
+        masks = RoundMasks(masking, keep_prob, g_new, 3, x.shape[1:])
+        ref = _reference_views(x, masking, keep_prob, g_ref, steps=3)
+        for t in range(3):
+            got = masks.views(x, t)
+            for a, b in zip((got[:, :8], got[:, 8:]), ref[t], strict=True):
+                assert torch.equal(a, b) and torch.equal(torch.signbit(a), torch.signbit(b))
+    for a, b in zip(g_new, g_ref, strict=True):
         assert torch.equal(a.get_state(), b.get_state())
+
+
+@pytest.mark.parametrize("masking", ["independent", "complementary"])
+def test_bit_masks_are_fair_independent_coins(masking):
+    # the defining statistics of D ~ diag(Bernoulli(1/2)): mean 1/2 per coordinate,
+    # no correlation between coordinates, steps, or the two masks of independent views
+    x = torch.ones(1, 64, 50)
+    masks = RoundMasks(masking, 0.5, _gens([3]), 200, x.shape[1:])
+    d = torch.stack([masks.views(x, t)[0] for t in range(200)])  # (step, 2B, d1)
+    d = (d > 0).double()  # D1 (rows :64) and D2 (rows 64:) per step
+    n = 200 * 64 * 50
+    assert abs(d[:, :64].mean().item() - 0.5) < 4 * 0.5 / n**0.5
+    c = d[:, :64] - 0.5
+    others = [c.roll(1, -1), c.roll(1, 0)]  # the next coordinate, the next step
+    if masking == "independent":
+        others.append(d[:, 64:] - 0.5)  # the other view's mask
+    for other in others:
+        assert abs((c * other).mean().item() / 0.25) < 4 / n**0.5
+    if masking == "complementary":  # the second view's mask is the complement
+        assert torch.equal(d[:, :64] + d[:, 64:], torch.ones_like(d[:, :64]))
 
 
 def test_views_per_member_masking_equal_each_member_alone():

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.stats import rankdata
 
 
 def ridge_fit_predict(
@@ -52,22 +51,40 @@ def ridge_fit_predict(
     return T @ beta
 
 
-def auc(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
+def auc(scores, labels) -> np.ndarray:
     """ROC AUC along the last axis (Mann-Whitney U with average ranks for ties).
 
+    U counts, over the positive-negative pairs, 1 for a positive scored above the
+    negative and 1/2 for a tie: for each positive, the negatives below it plus half
+    those equal to it, two binary searches in the row's sorted negatives (no ranks
+    of the whole row needed). The counts are integers and halves, exact in float64,
+    so this equals the rank-sum formula (``scipy.stats.rankdata``) bit for bit.
+
     Args:
-        scores: Shape: (..., n).  labels: boolean, same shape.
+        scores: Shape: (..., n). A numpy array or a tensor (any device).
+        labels: boolean, same shape.
 
     Returns:
-        Shape: (...). NaN where a row has only one class.
+        Shape: (...). NaN where a row has only one class or a NaN score.
     """
-    ranks = rankdata(scores, axis=-1)
-    labels = labels.astype(bool)
-    n_pos = labels.sum(-1)
-    n_neg = labels.shape[-1] - n_pos
-    u = (ranks * labels).sum(-1) - n_pos * (n_pos + 1) / 2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where((n_pos > 0) & (n_neg > 0), u / (n_pos * n_neg), np.nan)
+    s = torch.as_tensor(scores).double()
+    y = torch.as_tensor(labels, device=s.device).bool()
+    lead, n = s.shape[:-1], s.shape[-1]
+    s, y = s.reshape(lead.numel(), n), y.reshape(lead.numel(), n)
+    n_pos = y.sum(-1)
+    n_neg = n - n_pos
+    neg = s.masked_fill(y, float("inf")).sort(-1).values  # the row's negatives, then +inf
+    # the row's positives, packed to the left (-inf after them: no negative lies below)
+    k = int(n_pos.max()) if s.numel() else 0
+    slot = torch.where(y, y.cumsum(-1) - 1, k)  # a positive's place; others: a spare column
+    pos = s.new_full((s.shape[0], k + 1), -float("inf")).scatter_(1, slot, s)[:, :k].contiguous()
+    below = torch.searchsorted(neg, pos)  # negatives < the positive (+inf never counts)
+    upto = torch.searchsorted(neg, pos, right=True)  # negatives <= the positive
+    u2 = (below + upto).sum(-1)  # 2 U: integers
+    out = (u2.double() / 2 / (n_pos * n_neg).double()).cpu().numpy()
+    bad = ((n_pos == 0) | (n_neg == 0) | s.isnan().any(-1)).cpu().numpy()
+    out[bad] = np.nan
+    return out.reshape(tuple(lead))
 
 
 def probe_accuracy(

@@ -58,4 +58,4 @@ def support_probe_auc(feats: torch.Tensor, z: torch.Tensor, ridge: float = 1e-3)
     y = (z != 0).double()
     n = phi.shape[1] // 2
     scores = ridge_fit_predict(phi[:, :n], y[:, :n], phi[:, n:], ridge)  # (seed, n_test, d)
-    return auc(scores.transpose(1, 2).cpu().numpy(), y[:, n:].transpose(1, 2).cpu().numpy())
+    return auc(scores.transpose(1, 2), y[:, n:].transpose(1, 2))

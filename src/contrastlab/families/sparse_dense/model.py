@@ -7,6 +7,7 @@ References:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -31,12 +32,11 @@ def sym_relu(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.relu(u - b) - torch.relu(-u - b)
 
 
-def _loss_and_grads(x1, x2, W, b, temperature, need_grad):
-    """One chunk of seeds: InfoNCE of the network on the two views, and its gradient
-    w.r.t. W and b (by hand: h = r1 - r2 with r1 = ReLU(a - b), r2 = ReLU(-a - b), so
-    dh/da = 1[r1 > 0] + 1[r2 > 0] and dh/db = 1[r2 > 0] - 1[r1 > 0])."""
-    X = torch.cat([x1, x2], 1)  # (chunk, 2B, d1): one GEMM for both views
-    a = torch.bmm(X, W.transpose(1, 2))
+def _loss_and_grads(X, W, b, temperature, need_grad):
+    """One chunk of seeds: InfoNCE of the network on the two views stacked in ``X``, and
+    its gradient w.r.t. W and b (by hand: h = r1 - r2 with r1 = ReLU(a - b),
+    r2 = ReLU(-a - b), so dh/da = 1[r1 > 0] + 1[r2 > 0] and dh/db = 1[r2 > 0] - 1[r1 > 0])."""
+    a = torch.bmm(X, W.transpose(1, 2))  # (chunk, 2B, m): one GEMM for both views
     nb = b.neg().unsqueeze(1)
     r1 = torch.add(a, nb).relu_()  # ReLU(a - b)
     r2 = torch.sub(nb, a).relu_()  # ReLU(-a - b)
@@ -55,17 +55,14 @@ class _SymReluInfoNCE(torch.autograd.Function):
     a time (everything of a chunk stays in cache); backward only scales them."""
 
     @staticmethod
-    def forward(ctx, x1, x2, W, b, temperature, chunk):
-        need = ctx.needs_input_grad[2] or ctx.needs_input_grad[3]
+    def forward(ctx, X, W, b, temperature, chunk):
+        need = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
         n = W.shape[0]
         step = chunk if chunk and chunk > 0 else n
         parts = [
-            _loss_and_grads(
-                x1[s : s + step], x2[s : s + step], W[s : s + step], b[s : s + step],
-                temperature, need,
-            )
+            _loss_and_grads(X[s : s + step], W[s : s + step], b[s : s + step], temperature, need)
             for s in range(0, n, step)
-        ]  # fmt: skip
+        ]
         if need:
             ctx.save_for_backward(*(torch.cat([p[i] for p in parts]) for i in (1, 2)))
         return torch.cat([p[0] for p in parts])
@@ -74,7 +71,30 @@ class _SymReluInfoNCE(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, g):
         dW, db = ctx.saved_tensors
-        return None, None, dW * g[:, None, None], db * g[:, None], None, None
+        return None, dW * g[:, None, None], db * g[:, None], None, None
+
+
+def sym_relu_infonce_stacked(
+    X: torch.Tensor,
+    W: torch.Tensor,
+    b: torch.Tensor,
+    temperature: float,
+    chunk: int | None = None,
+) -> torch.Tensor:
+    """:func:`sym_relu_infonce` on the two views stacked along the batch,
+    ``X = [x1; x2]`` (what :meth:`RoundMasks.views` returns), without the copy that
+    stacking costs.
+
+    Args:
+        X: Shape: (seed, 2 batch, d1).
+        W, b, temperature, chunk: as :func:`sym_relu_infonce`.
+
+    Returns:
+        Loss per seed. Shape: (seed,).
+    """
+    if chunk is None:
+        chunk = seed_chunk(X.shape[1] // 2, X.device)
+    return _SymReluInfoNCE.apply(X, W, b, temperature, chunk)
 
 
 def sym_relu_infonce(
@@ -104,9 +124,7 @@ def sym_relu_infonce(
     Returns:
         Loss per seed. Shape: (seed,).
     """
-    if chunk is None:
-        chunk = seed_chunk(x1.shape[1], x1.device)
-    return _SymReluInfoNCE.apply(x1, x2, W, b, temperature, chunk)
+    return sym_relu_infonce_stacked(torch.cat([x1, x2], 1), W, b, temperature, chunk)
 
 
 def init_weights(m: int, d1: int, seeds, gens, bias_init: float, dtype=torch.float32):
@@ -128,7 +146,16 @@ def member_maskings(masking: str | Sequence[str], n: int) -> list[str]:
 
 
 _DRAWS = {"none": 0, "independent": 2, "complementary": 1}
-"""Uniform (batch, d1) draws per member and step: D1 then D2 for independent masks."""
+"""Masks per member and step: D1 then D2 for independent masks."""
+
+_SHIFTS = torch.arange(8, dtype=torch.uint8)
+
+
+def uses_bits(masking: str, keep_prob: float) -> bool:
+    """Whether the masks of ``masking`` keep each coordinate with probability exactly
+    1/2 (complementary masks; independent ones with ``keep_prob`` 0.5): then they are
+    random bits, 8 from each random byte drawn, instead of one uniform per coordinate."""
+    return masking == "complementary" or (masking == "independent" and keep_prob == 0.5)
 
 
 def _fill_uniform(u: torch.Tensor, gens) -> None:
@@ -139,28 +166,95 @@ def _fill_uniform(u: torch.Tensor, gens) -> None:
             torch.rand(u.shape[2:], generator=g, out=u[i, j])
 
 
-def _member_views(x: torch.Tensor, masking: str, keep_prob: float, gens) -> tuple:
-    """The two views of ``x`` for members that all have ``masking``, one generator each.
+class RoundMasks:
+    """Every member's masks for one round of ``steps`` steps, and the views they make.
 
-    Each member draws exactly what ``views`` always drew for it alone
-    (``torch.rand(shape, generator=g) < p``, D1 before D2); ``x * mask`` is written
-    ``x * float(mask)`` (the same products) and ``~mask`` as ``1 - float(mask)``.
+    Masks with keep probability 1/2 (:func:`uses_bits`) are drawn for the whole round
+    at once: each member draws ``torch.randint(256, (steps, draws, ceil(B d1 / 8)),
+    dtype=uint8, generator=g)`` (one call per member and round) and coordinate e of a
+    mask is bit e % 8 of byte e // 8, a fair coin. Other keep probabilities draw
+    ``torch.rand((B, d1), generator=g) < keep_prob`` per member and step (D1 before
+    D2). Either way a member's masks come from its own generator alone, so its views
+    do not depend on the other members.
+
+    Args:
+        masking: one value for all members, or one per member (see :func:`views`).
+        keep_prob: keep probability of the independent masks.
+        gens: one generator per member (CPU).
+        steps: steps of the round.
+        shape: the shape of one member's batch, (batch, d1).
     """
-    if masking == "none":
-        return x, x
-    shape = x.shape[1:]
-    u = torch.empty((len(gens), _DRAWS[masking], *shape))  # CPU, default dtype, like torch.rand
-    _fill_uniform(u, gens)
-    p = keep_prob if masking == "independent" else 0.5
-    m = (u < p).view(torch.uint8).to(x.device).to(x.dtype)  # via uint8: a fast conversion
-    if masking == "independent":
-        return x * m[:, 0] / keep_prob, x * m[:, 1] / keep_prob
-    x2 = 2 * x
-    return x2 * m[:, 0], x2 * (1 - m[:, 0])
+
+    def __init__(self, masking, keep_prob: float, gens, steps: int, shape) -> None:
+        gens = list(gens)
+        ms = member_maskings(masking, len(gens))
+        self.keep_prob = float(keep_prob)
+        self.shape = tuple(int(v) for v in shape)
+        numel = math.prod(self.shape)
+        self.groups = []  # (masking, member positions, generators, the round's bytes)
+        for kind in dict.fromkeys(ms):
+            idx = [i for i, m in enumerate(ms) if m == kind]
+            g = [gens[i] for i in idx]
+            words = None
+            if kind != "none" and uses_bits(kind, self.keep_prob):
+                size = (int(steps), _DRAWS[kind], -(-numel // 8))
+                words = torch.stack(
+                    [torch.randint(256, size, dtype=torch.uint8, generator=gi) for gi in g]
+                )
+            self.groups.append((kind, idx, g, words))
+
+    def _masks(self, kind, gens, words, t: int, x: torch.Tensor) -> torch.Tensor:
+        """Step ``t``'s masks of one group, 0/1 in ``x``'s dtype. Shape: (k, draws, B, d1)."""
+        shape = (len(gens), _DRAWS[kind], *self.shape)
+        if words is not None:  # bits, unpacked where x lives
+            w = words[:, t].to(x.device)
+            bits = (w.unsqueeze(-1) >> _SHIFTS.to(x.device)).bitwise_and_(1)
+            return bits.flatten(-2)[..., : math.prod(self.shape)].reshape(shape).to(x.dtype)
+        u = torch.empty(shape)  # CPU, default dtype, like torch.rand
+        _fill_uniform(u, gens)
+        return (u < self.keep_prob).view(torch.uint8).to(x.device).to(x.dtype)
+
+    def _write(self, kind, gens, words, t: int, x: torch.Tensor, out: torch.Tensor) -> None:
+        B = x.shape[1]
+        if kind == "none":
+            out[:, :B].copy_(x)
+            out[:, B:].copy_(x)
+            return
+        m = self._masks(kind, gens, words, t, x)
+        if kind == "independent":  # x D / p, as (x * D) / p
+            torch.mul(x, m[:, 0], out=out[:, :B]).div_(self.keep_prob)
+            torch.mul(x, m[:, 1], out=out[:, B:]).div_(self.keep_prob)
+            return
+        x2 = 2 * x  # complementary: 2 D x and 2 (I - D) x
+        torch.mul(x2, m[:, 0], out=out[:, :B])
+        torch.mul(x2, 1 - m[:, 0], out=out[:, B:])
+
+    def views(self, x: torch.Tensor, t: int) -> torch.Tensor:
+        """The two views of batch ``x`` at step ``t`` of the round, stacked along the batch.
+
+        Args:
+            x: Shape: (member, batch, d1).
+            t: the step within the round, 0 <= t < steps.
+
+        Returns:
+            ``[x+; x++]``. Shape: (member, 2 batch, d1).
+        """
+        K, B = x.shape[:2]
+        out = x.new_empty((K, 2 * B, *x.shape[2:]))
+        if len(self.groups) == 1:
+            kind, _, g, words = self.groups[0]
+            self._write(kind, g, words, t, x, out)
+            return out
+        for kind, idx, g, words in self.groups:
+            sel = torch.tensor(idx, device=x.device)
+            part = x.new_empty((len(idx), 2 * B, *x.shape[2:]))
+            self._write(kind, g, words, t, x.index_select(0, sel), part)
+            out.index_copy_(0, sel, part)
+        return out
 
 
 def views(x: torch.Tensor, masking: str | Sequence[str], keep_prob: float, gens) -> tuple:
-    """Two augmented views of a batch.
+    """Two augmented views of a batch (one step of :class:`RoundMasks`).
 
     * ``none``: identical views, x+ = x++ = x (the control);
     * ``independent``: x+ = D1 x / p, x++ = D2 x / p with independent
@@ -171,9 +265,9 @@ def views(x: torch.Tensor, masking: str | Sequence[str], keep_prob: float, gens)
 
     ``masking`` is one value for all members (seeds) or one per member (a job that
     trains several sweep points at once). Each member's masks are drawn on the CPU
-    from its own generator (``gens[i]``, by position), exactly what a run of that
-    member alone draws, then moved to ``x``'s device; every view is computed from
-    that member's slice alone, so a member's numbers never depend on the others.
+    from its own generator (``gens[i]``, by position), as :class:`RoundMasks` says;
+    every view is computed from that member's slice alone, so a member's numbers
+    never depend on the others.
 
     Args:
         x: Shape: (seed, batch, d1).
@@ -183,19 +277,8 @@ def views(x: torch.Tensor, masking: str | Sequence[str], keep_prob: float, gens)
         gens: one generator per member.
 
     Returns:
-        ``(x1, x2)``, each Shape: (seed, batch, d1) (both ``x`` itself when every
-        member has ``none``).
+        ``(x1, x2)``, each Shape: (seed, batch, d1).
     """
-    ms = member_maskings(masking, x.shape[0])
-    gens = list(gens)
-    kinds = list(dict.fromkeys(ms))
-    if len(kinds) == 1:
-        return _member_views(x, kinds[0], keep_prob, gens)
-    v1, v2 = torch.empty_like(x), torch.empty_like(x)
-    for kind in kinds:
-        idx = [i for i, m in enumerate(ms) if m == kind]
-        sel = torch.tensor(idx, device=x.device)
-        a, b = _member_views(x.index_select(0, sel), kind, keep_prob, [gens[i] for i in idx])
-        v1.index_copy_(0, sel, a)
-        v2.index_copy_(0, sel, b)
-    return v1, v2
+    B = x.shape[1]
+    out = RoundMasks(masking, keep_prob, gens, 1, x.shape[1:]).views(x, 0)
+    return out[:, :B], out[:, B:]

@@ -10,8 +10,8 @@ One evaluation round = ``eval_every`` optimiser steps (the last may be shorter).
 Members are taken by position: seed values may repeat (a job that trains several
 sweep points at once), and ``cfg.masking`` may be one value or one per member.
 The loss and its gradient come from
-:func:`~contrastlab.families.sparse_dense.model.sym_relu_infonce` (a few seeds at a
-time, in cache); every op works on one member's slice, so a member's numbers are
+:func:`~contrastlab.families.sparse_dense.model.sym_relu_infonce_stacked` (a few
+seeds at a time, in cache); every op works on one member's slice, so a member's numbers are
 bit for bit those of a run of that member alone (on CPU).
 """
 
@@ -30,11 +30,11 @@ from contrastlab.families.sparse_dense.metrics import (
     support_probe_auc,
 )
 from contrastlab.families.sparse_dense.model import (
+    RoundMasks,
     init_weights,
     member_maskings,
     sym_relu,
-    sym_relu_infonce,
-    views,
+    sym_relu_infonce_stacked,
 )
 from contrastlab.results import cf
 
@@ -95,13 +95,14 @@ class SparseDenseTask(Task):
         # (step, seed, B): rows of x_train flattened over (seed, sample)
         rows = (idx.to(self.device) + self.row_offset.unsqueeze(2)).transpose(0, 1)
         flat = self.x_train.reshape(K * n, d1)
+        # the round's masks: drawn now, one call per member for masks of keep probability 1/2
+        masks = RoundMasks(self.masking, self.cfg.keep_prob, self.g_aug, steps, (B, d1))
         for t in range(steps):
             x = flat.index_select(0, rows[t].reshape(-1)).reshape(K, B, d1)
-            yield views(x, self.masking, self.cfg.keep_prob, self.g_aug)
+            yield masks.views(x, t)  # (seed, 2B, d1): the two views stacked
 
     def loss(self, batch) -> torch.Tensor:
-        v1, v2 = batch
-        return sym_relu_infonce(v1, v2, self.W, self.b, self.cfg.temperature)
+        return sym_relu_infonce_stacked(batch, self.W, self.b, self.cfg.temperature)
 
     @torch.no_grad()
     def evaluate(self, r: int) -> dict:
