@@ -78,6 +78,27 @@ def test_sym_relu_infonce_equals_autograd(chunk):
     torch.testing.assert_close(fb, gb, rtol=1e-9, atol=1e-12)
 
 
+def test_nonnegative_bias_path_gives_the_general_paths_numbers():
+    # a chunk whose biases are all >= 0 takes the clamp path; the same member in a chunk
+    # with a negative bias takes the general one: the same values (zero signs aside)
+    g = torch.Generator().manual_seed(1)
+    K, B, d1, m = 2, 256, 50, 50
+    x1, x2 = torch.randn(K, B, d1, generator=g), torch.randn(K, B, d1, generator=g)
+    W = torch.randn(K, m, d1, generator=g) / d1**0.5
+    b = torch.rand(K, m, generator=g) * 0.3
+    b[0, :5] = 0.0  # a zero bias: both ReLUs meet at a = 0
+    b[1, 0] = -0.2  # member 1 forces the general path on a chunk of both
+
+    def run(idx):
+        Wi, bi = W[idx].clone().requires_grad_(), b[idx].clone().requires_grad_()
+        loss = sym_relu_infonce(x1[idx], x2[idx], Wi, bi, 0.05, chunk=0)
+        loss.sum().backward()
+        return loss.detach(), Wi.grad, bi.grad
+
+    for fast, general in zip(run([0]), run([0, 1]), strict=True):
+        assert torch.equal(fast[0], general[0])
+
+
 def test_sym_relu_infonce_float32_close_to_autograd():
     g = torch.Generator().manual_seed(0)
     K, B, d1, m = 2, 256, 50, 50
@@ -100,17 +121,17 @@ def _gens(seeds):
 
 def _reference_views(x, masking, keep_prob, gens, steps=1):
     """The views written from their definition, one member and step at a time: uniforms
-    ``torch.rand < p`` per step, or, for keep probability 1/2, the round's random bytes
-    (one ``randint(256)`` draw per member and round), bit e % 8 of byte e // 8."""
+    ``torch.rand < p`` per step, or, for keep probability 1/2, the round's random 64-bit
+    words (one draw per member and round) read as bytes, bit e % 8 of byte e // 8."""
     B, d1 = x.shape[1:]
     n = B * d1
     draws = {"none": 0, "independent": 2, "complementary": 1}[masking]
     out = []  # out[t] = (x1, x2) of step t
     if masking == "none":
         return [(x, x)] * steps
-    if uses_bits(masking, keep_prob):
-        words = [torch.randint(256, (steps, draws, -(-n // 8)), dtype=torch.uint8,
-                               generator=g) for g in gens]  # fmt: skip
+    if uses_bits(masking, keep_prob):  # full-range int64 words, read as bytes
+        words = [torch.empty((steps, draws, -(-n // 64)), dtype=torch.int64)
+                 .random_(-(2**63), None, generator=g).view(torch.uint8) for g in gens]  # fmt: skip
     for t in range(steps):
         masks = []  # masks[j][i]: draw j of member i, bool (B, d1)
         for j in range(draws):
@@ -204,13 +225,14 @@ def _assert_member_equal(a, i, b, j):
 
 @pytest.mark.parametrize("masking", ["none", "independent", "complementary"])
 def test_a_seed_gets_the_same_bits_in_any_batch(masking):
-    # batch 256: 8 seeds per chunk, so 10 seeds span two chunks of different sizes
+    # batch 256, one thread: 16 seeds per chunk (seed_chunk), so 18 seeds span two chunks
+    # of different sizes
     a = _train([0, 1, 2], masking)
     b = _train([2, 5, 0, 7], masking)
-    c = _train([3, 4, 6, 8, 9, 10, 11, 12, 13, 2], masking)  # seed 2 in the second chunk
+    c = _train([*range(3, 20), 2], masking)  # seed 2 in the second chunk
     _assert_member_equal(a, 0, b, 2)
     _assert_member_equal(a, 2, b, 0)
-    _assert_member_equal(a, 2, c, 9)
+    _assert_member_equal(a, 2, c, 17)
 
 
 def test_per_member_masking_equals_each_point_alone():
@@ -228,7 +250,7 @@ def test_repeated_members_get_the_same_bits():
     K, B, d1, m = 3, 256, 50, 50
     x1, x2 = torch.randn(K, B, d1, generator=g), torch.randn(K, B, d1, generator=g)
     W, b = torch.randn(K, m, d1, generator=g) / d1**0.5, torch.full((K, m), 0.1)
-    order = [0, 1, 2, 0, 1, 2, 0, 1, 2, 2]  # 10 members: chunks of 8 and 2
+    order = [0, 1, 2, 0, 1, 2, 0, 1, 2, 2]  # 10 members: chunks of 8 and 2 (below)
 
     def run(idx, chunk=None):
         Wi, bi = W[idx].clone().requires_grad_(), b[idx].clone().requires_grad_()
@@ -236,7 +258,7 @@ def test_repeated_members_get_the_same_bits():
         loss.sum().backward()
         return loss.detach(), Wi.grad, bi.grad
 
-    big = run(order)
+    big = run(order, chunk=8)
     for pos, k in enumerate(order):
         for chunk in (None, 1):
             alone = run([k], chunk)

@@ -73,7 +73,11 @@ def auc(scores, labels) -> np.ndarray:
     s, y = s.reshape(lead.numel(), n), y.reshape(lead.numel(), n)
     n_pos = y.sum(-1)
     n_neg = n - n_pos
-    neg = s.masked_fill(y, float("inf")).sort(-1).values  # the row's negatives, then +inf
+    neg = s.masked_fill(y, float("inf"))  # the row's negatives, then +inf once sorted
+    if neg.device.type == "cpu":  # numpy's vectorised sort: ~6x torch's here
+        neg = torch.from_numpy(np.sort(neg.numpy(), -1))
+    else:
+        neg = neg.sort(-1).values
     # the row's positives, packed to the left (-inf after them: no negative lies below)
     k = int(n_pos.max()) if s.numel() else 0
     slot = torch.where(y, y.cumsum(-1) - 1, k)  # a positive's place; others: a spare column

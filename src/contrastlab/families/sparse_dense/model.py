@@ -19,6 +19,9 @@ from contrastlab.losses.infonce import infonce_in_batch_grad_stacked, seed_chunk
 def sym_relu(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """h_i(x) = ReLU(<w_i, x> - b_i) - ReLU(-<w_i, x> - b_i), batched over seeds.
 
+    Without autograd and with no negative bias, computed as a - clamp(a, -b, b) (the
+    same values; see :func:`_loss_and_grads`).
+
     Args:
         x: inputs. Shape: (seed, batch, d1).
         W: weights, one row w_i per neuron. Shape: (seed, m, d1).
@@ -29,14 +32,35 @@ def sym_relu(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """
     u = torch.bmm(x, W.transpose(1, 2))  # (seed, batch, m)
     b = b.unsqueeze(1)
+    if not (torch.is_grad_enabled() and (W.requires_grad or b.requires_grad)) and bool(
+        (b >= 0).all()
+    ):  # no gradient wanted, no negative bias: the same values in two passes
+        return u.sub_(torch.clamp(u, min=-b, max=b))
     return torch.relu(u - b) - torch.relu(-u - b)
 
 
 def _loss_and_grads(X, W, b, temperature, need_grad):
     """One chunk of seeds: InfoNCE of the network on the two views stacked in ``X``, and
     its gradient w.r.t. W and b (by hand: h = r1 - r2 with r1 = ReLU(a - b),
-    r2 = ReLU(-a - b), so dh/da = 1[r1 > 0] + 1[r2 > 0] and dh/db = 1[r2 > 0] - 1[r1 > 0])."""
+    r2 = ReLU(-a - b), so dh/da = 1[r1 > 0] + 1[r2 > 0] and dh/db = 1[r2 > 0] - 1[r1 > 0]).
+
+    When no bias of the chunk is negative, at most one of r1, r2 is active, and the
+    same numbers come from fewer passes: h = a - clamp(a, -b, b) (a - b where a > b,
+    a + b where a < -b, 0 between: the floats of r1 - r2), dh/db = -sign(h) and
+    dh/da = sign(h)^2. Only the sign of a zero can differ between the two paths, so a
+    seed's numbers do not depend on which path its chunk takes."""
     a = torch.bmm(X, W.transpose(1, 2))  # (chunk, 2B, m): one GEMM for both views
+    if bool((b >= 0).all()):
+        bb = b.unsqueeze(1)
+        h = a.sub_(torch.clamp(a, min=-bb, max=bb))
+        loss, dh = infonce_in_batch_grad_stacked(h, temperature, need_grad=need_grad)
+        if not need_grad:
+            return loss, None, None
+        s = h.sign_()
+        q = dh.mul_(s)  # dh * sign(h)
+        db = q.sum(1).neg_()
+        dW = torch.bmm(q.mul_(s).transpose(1, 2), X)  # dh * sign(h)^2
+        return loss, dW, db
     nb = b.neg().unsqueeze(1)
     r1 = torch.add(a, nb).relu_()  # ReLU(a - b)
     r2 = torch.sub(nb, a).relu_()  # ReLU(-a - b)
@@ -154,7 +178,7 @@ _SHIFTS = torch.arange(8, dtype=torch.uint8)
 def uses_bits(masking: str, keep_prob: float) -> bool:
     """Whether the masks of ``masking`` keep each coordinate with probability exactly
     1/2 (complementary masks; independent ones with ``keep_prob`` 0.5): then they are
-    random bits, 8 from each random byte drawn, instead of one uniform per coordinate."""
+    random bits, 64 from each random word drawn, instead of one uniform per coordinate."""
     return masking == "complementary" or (masking == "independent" and keep_prob == 0.5)
 
 
@@ -166,13 +190,19 @@ def _fill_uniform(u: torch.Tensor, gens) -> None:
             torch.rand(u.shape[2:], generator=g, out=u[i, j])
 
 
+def _random_words(size, g: torch.Generator) -> torch.Tensor:
+    """Random 64-bit words (int64, every bit a fair coin: one full-range draw each)."""
+    return torch.empty(size, dtype=torch.int64).random_(-(2**63), None, generator=g)
+
+
 class RoundMasks:
     """Every member's masks for one round of ``steps`` steps, and the views they make.
 
     Masks with keep probability 1/2 (:func:`uses_bits`) are drawn for the whole round
-    at once: each member draws ``torch.randint(256, (steps, draws, ceil(B d1 / 8)),
-    dtype=uint8, generator=g)`` (one call per member and round) and coordinate e of a
-    mask is bit e % 8 of byte e // 8, a fair coin. Other keep probabilities draw
+    at once: each member draws ``(steps, draws, ceil(B d1 / 64))`` full-range int64
+    words (one call per member and round, ``random_(-2**63, None, generator=g)``), and
+    coordinate e of a mask is bit e % 8 of byte e // 8 of the words read as bytes
+    (little-endian), a fair coin. Other keep probabilities draw
     ``torch.rand((B, d1), generator=g) < keep_prob`` per member and step (D1 before
     D2). Either way a member's masks come from its own generator alone, so its views
     do not depend on the other members.
@@ -197,10 +227,8 @@ class RoundMasks:
             g = [gens[i] for i in idx]
             words = None
             if kind != "none" and uses_bits(kind, self.keep_prob):
-                size = (int(steps), _DRAWS[kind], -(-numel // 8))
-                words = torch.stack(
-                    [torch.randint(256, size, dtype=torch.uint8, generator=gi) for gi in g]
-                )
+                size = (int(steps), _DRAWS[kind], -(-numel // 64))
+                words = torch.stack([_random_words(size, gi) for gi in g]).view(torch.uint8)
             self.groups.append((kind, idx, g, words))
 
     def _masks(self, kind, gens, words, t: int, x: torch.Tensor) -> torch.Tensor:
