@@ -18,6 +18,17 @@ import numpy as np
 import torch
 
 
+def _design(a: torch.Tensor, intercept: bool) -> torch.Tensor:
+    """``a`` in float64, with a last column of ones for the intercept: written in one
+    pass into its buffer (the values of ``cat([a.double(), ones])``)."""
+    if not intercept:
+        return a.double()
+    out = a.new_empty((*a.shape[:-1], a.shape[-1] + 1), dtype=torch.float64)
+    out[..., :-1].copy_(a)
+    out[..., -1] = 1.0
+    return out
+
+
 def ridge_fit_predict(
     a_train: torch.Tensor,
     y_train: torch.Tensor,
@@ -41,10 +52,7 @@ def ridge_fit_predict(
     Returns:
         Predictions. Shape: (*lead, m, q), float64.
     """
-    A, Y, T = a_train.double(), y_train.double(), a_test.double()
-    if intercept:
-        A = torch.cat([A, torch.ones_like(A[..., :1])], dim=-1)
-        T = torch.cat([T, torch.ones_like(T[..., :1])], dim=-1)
+    A, T, Y = _design(a_train, intercept), _design(a_test, intercept), y_train.double()
     n = A.shape[-2]
     gram = A.transpose(-1, -2) @ A + ridge * n * torch.eye(A.shape[-1], dtype=A.dtype)
     beta = torch.linalg.solve(gram, A.transpose(-1, -2) @ Y)
