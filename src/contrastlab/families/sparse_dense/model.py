@@ -87,14 +87,19 @@ class _SymReluInfoNCE(torch.autograd.Function):
             _loss_and_grads(X[s : s + step], W[s : s + step], b[s : s + step], temperature, need)
             for s in range(0, n, step)
         ]
+        def joined(i):
+            return parts[0][i] if len(parts) == 1 else torch.cat([p[i] for p in parts])
+
         if need:
-            ctx.save_for_backward(*(torch.cat([p[i] for p in parts]) for i in (1, 2)))
-        return torch.cat([p[0] for p in parts])
+            ctx.save_for_backward(joined(1), joined(2))
+        return joined(0)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g):
         dW, db = ctx.saved_tensors
+        if bool((g == 1).all()):  # loss.sum().backward(): the gradients as they are
+            return None, dW, db, None, None
         return None, dW * g[:, None, None], db * g[:, None], None, None
 
 
