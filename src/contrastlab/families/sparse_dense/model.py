@@ -87,6 +87,7 @@ class _SymReluInfoNCE(torch.autograd.Function):
             _loss_and_grads(X[s : s + step], W[s : s + step], b[s : s + step], temperature, need)
             for s in range(0, n, step)
         ]
+
         def joined(i):
             return parts[0][i] if len(parts) == 1 else torch.cat([p[i] for p in parts])
 
