@@ -226,7 +226,7 @@ class RoundMasks:
         ms = member_maskings(masking, len(gens))
         self.keep_prob = float(keep_prob)
         self.shape = tuple(int(v) for v in shape)
-        numel = math.prod(self.shape)
+        self.numel = numel = math.prod(self.shape)
         self.groups = []  # (masking, member positions, generators, the round's bytes)
         for kind in dict.fromkeys(ms):
             idx = [i for i, m in enumerate(ms) if m == kind]
@@ -243,7 +243,7 @@ class RoundMasks:
         if words is not None:  # bits, unpacked where x lives
             w = words[:, t].to(x.device)
             bits = (w.unsqueeze(-1) >> _SHIFTS.to(x.device)).bitwise_and_(1)
-            return bits.flatten(-2)[..., : math.prod(self.shape)].reshape(shape).to(x.dtype)
+            return bits.flatten(-2)[..., : self.numel].reshape(shape).to(x.dtype)
         u = torch.empty(shape)  # CPU, default dtype, like torch.rand
         _fill_uniform(u, gens)
         return (u < self.keep_prob).view(torch.uint8).to(x.device).to(x.dtype)
