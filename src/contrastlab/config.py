@@ -271,6 +271,9 @@ def validate_config(config: dict, schema_path: str | Path, warn=None) -> dict:
         sub = {"$defs": defs, "$ref": f"#/$defs/{family}"}
         _raise_first(jsonschema.Draft202012Validator(sub), exp, f"experiments.{name}")
         _fill_defaults(defs[family], exp, defs)
+        data = exp.get("data")
+        if isinstance(data, dict) and "root" in data and data["root"] is None:
+            data["root"] = config.get("data_root")  # the top-level folder of real data sets
         fam = get_family(family)
         for point in expand_experiment(name, exp):  # every point must be valid too
             where = f"experiments.{name}" + (
@@ -282,7 +285,7 @@ def validate_config(config: dict, schema_path: str | Path, warn=None) -> dict:
             if check is not None:
                 try:
                     check()
-                except ValueError as err:
+                except (ValueError, FileNotFoundError) as err:  # a missing data.root too
                     raise ConfigError(f"config error at {where}: {err}") from None
             if exp.get("activate", True):
                 _check_memory(cfg, name, point.label, len(seeds(config, name)), limit)

@@ -52,11 +52,31 @@ def test_a_strong_level_weaker_than_the_weak_one_is_warned_about():
     ],
 )
 def test_check_names_the_key(sections, message):
+    """On the digits source (the split's rules) with the MLP."""
+    digits = {"data": {"source": "digits", **sections.get("data", {})}, "model": {"encoder": "mlp"}}
     with pytest.raises(ValueError, match=message):
+        FAMILY.config({**sections, **digits}).check()
+
+
+@pytest.mark.parametrize(
+    ("sections", "message"),
+    [
+        ({"data": {"n_train": 100}, "train": {"batch_size": 128}}, r"train.batch_size \(128\)"),
+        ({"data": {"source": "digits"}}, "model.encoder"),
+        ({"data": {"source": "cifar10"}}, "data.root is required"),
+        ({"data": {"source": "cifar10", "root": "/nonexistent"}}, "cifar-10-batches-py"),
+        ({"data": {"side": 8}, "model": {"channels": [4, 4, 4, 4, 4]}}, "model.channels"),
+    ],
+)
+def test_image_sources_check_names_the_key(sections, message):
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
         FAMILY.config(sections).check()
 
 
 def test_memory_estimate_grows_with_the_width():
-    parts = DigitsAugmentConfig().memory_estimate(3)
+    parts = DigitsAugmentConfig(encoder="mlp").memory_estimate(3)
     assert all(v > 0 for v in parts.values()) and sum(parts.values()) < 2**30
-    assert DigitsAugmentConfig(width=4096).memory_estimate(3)["model.width"] > parts["model.width"]
+    assert (
+        DigitsAugmentConfig(encoder="mlp", width=4096).memory_estimate(3)["model.width"]
+        > parts["model.width"]
+    )

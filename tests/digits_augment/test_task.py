@@ -4,17 +4,25 @@ import numpy as np
 import pytest
 import torch
 
-from contrastlab.digits import Augment, two_views
 from contrastlab.engine import Engine
 from contrastlab.families.digits_augment import FAMILY
 from contrastlab.families.digits_augment.config import STRENGTHS
+from contrastlab.images.digits import Augment, two_views
 from contrastlab.results import _check_attrs, combine_points, read_netcdf, write_netcdf
 
 SEEDS = [3, 5]
 
 
+# the digits source (flat 8x8, the MLP): its views are the digits' own augmentations
+DIGITS = {
+    **FAMILY.tiny,
+    "data": {"source": "digits"},
+    "model": {"encoder": "mlp", "width": 16, "embed_dim": 8},
+}
+
+
 def config(strength: str, **aug):
-    return FAMILY.config({**FAMILY.tiny, "augmentation": {"strength": strength, **aug}})
+    return FAMILY.config({**DIGITS, "augmentation": {"strength": strength, **aug}})
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +44,7 @@ def test_data_is_a_per_seed_split_of_its_own_stream(data):
     alone = FAMILY.synthesize(config("none"), [5])
     for name in data.data_vars:
         np.testing.assert_array_equal(data[name].sel(seed=5).values, alone[name].sel(seed=5).values)
-    from contrastlab import digits
+    from contrastlab.images import digits
 
     other = digits.split_indices(3, 0.2)  # the temperature family's stream
     assert not np.array_equal(data["test_index"].sel(seed=3).values, other[1])

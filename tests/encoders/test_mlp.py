@@ -2,8 +2,8 @@
 
 import torch
 
+from contrastlab.encoders.mlp import BatchedMLP, init_mlp
 from contrastlab.engine import streams
-from contrastlab.mlp import BatchedMLP, init_mlp
 
 
 def test_init_is_torch_linear_default_and_per_seed():

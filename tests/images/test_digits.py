@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from contrastlab import digits
-from contrastlab.digits import Augment, add_noise, augment, random_erase, random_shift, two_views
+from contrastlab.images import digits
+from contrastlab.images.digits import (
+    Augment,
+    add_noise,
+    augment,
+    random_erase,
+    random_shift,
+    two_views,
+)
 
 
 def gens(seeds, name="aug"):

@@ -68,14 +68,38 @@ def test_defaults_validate_against_the_generated_schema_and_round_trip():
     ],
 )
 def test_check_names_the_key(sections, message):
+    """On the digits source (the split's rules) with the MLP."""
+    digits = {"data": {"source": "digits", **sections.get("data", {})}, "model": {"encoder": "mlp"}}
     with pytest.raises(ValueError, match=message):
-        FAMILY.config(sections).check()
+        FAMILY.config({**sections, **digits}).check()
+
+
+@pytest.mark.parametrize(
+    ("sections", "message"),
+    [
+        ({"data": {"n_train": 100}, "train": {"batch_size": 128}}, r"train.batch_size \(128\)"),
+        ({"data": {"source": "digits"}, "model": {"encoder": "convnet"}}, "model.encoder"),
+        ({"data": {"source": "cifar10"}}, "data.root is required"),
+        ({"data": {"source": "cifar10", "root": "/nonexistent"}}, "cifar-10-batches-py"),
+        ({"data": {"side": 8}, "model": {"channels": [4, 4, 4, 4, 4]}}, "model.channels"),
+    ],
+)
+def test_image_sources_check_names_the_key(sections, message):
+    images = {
+        "data": {"source": "shapes", **sections.get("data", {})},
+        "model": {"encoder": "convnet", **sections.get("model", {})},
+    }
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        FAMILY.config({**sections, **images}).check()
 
 
 def test_memory_estimate_and_warnings():
-    parts = TemperatureConfig().memory_estimate(3)
+    parts = TemperatureConfig(encoder="mlp").memory_estimate(3)
     assert all(v > 0 for v in parts.values()) and sum(parts.values()) < 2**30
-    assert TemperatureConfig(width=4096).memory_estimate(3)["model.width"] > parts["model.width"]
+    assert (
+        TemperatureConfig(encoder="mlp", width=4096).memory_estimate(3)["model.width"]
+        > parts["model.width"]
+    )
     assert TemperatureConfig().warnings() == []
     assert TemperatureConfig(kind="infonce", temperature=0.5).warnings() == []
     (msg,) = TemperatureConfig(kind="simple", temperature=0.5).warnings()

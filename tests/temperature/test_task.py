@@ -12,7 +12,13 @@ from contrastlab.families.temperature import FAMILY
 from contrastlab.families.temperature.config import KINDS
 from contrastlab.results import _check_attrs, combine_points, read_netcdf, write_netcdf
 
-TINY = FAMILY.tiny  # trains in well under a second
+# the digits source with the MLP (the default run's); tests/test_families.py runs the
+# family's tiny block (shapes, the ConvNet)
+TINY = {
+    **FAMILY.tiny,
+    "data": {"source": "digits"},
+    "model": {"encoder": "mlp", "width": 16, "embed_dim": 8},
+}
 
 
 def config(**loss):
@@ -36,7 +42,7 @@ def test_synthesize_batched_seeds_equal_each_seed_alone(data):
     for name in data.data_vars:
         np.testing.assert_array_equal(data[name].sel(seed=5).values, alone[name].sel(seed=5).values)
     # images are the digits at the stored indices
-    from contrastlab import digits
+    from contrastlab.images import digits
 
     images, labels = digits.load()
     idx = data["test_index"].sel(seed=3).values

@@ -1,4 +1,4 @@
-"""The batched MLP encoder shared by the digits families (temperature, digits_augment).
+"""The batched MLP encoder: a ReLU MLP per seed on flat inputs (pixels or features).
 
 One MLP per seed, all seeds in one set of tensors: layer l has weights of
 shape (seed, in, out) and biases (seed, out), applied with ``baddbmm``. The
@@ -90,9 +90,18 @@ class BatchedMLP:
         dims = [in_dim] + [width] * depth + [embed_dim]
         self.params = [p.to(device).requires_grad_() for p in init_mlp(dims, gens)]
 
+    kind = "mlp"
+
     def named(self) -> dict[str, torch.Tensor]:
         """``{"W0": ..., "b0": ..., ...}``, seed first."""
         return {f"{'Wb'[i % 2]}{i // 2}": p for i, p in enumerate(self.params)}
+
+    def buffers(self) -> dict[str, torch.Tensor]:
+        """None: the MLP has no state besides its parameters."""
+        return {}
+
+    def train(self, mode: bool = True) -> None:
+        """Nothing to switch (no BatchNorm); kept so every encoder has the same methods."""
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """Shape: (seed, n, in) -> (seed, n, embed_dim)."""

@@ -1,26 +1,32 @@
-"""The training job both digits families share: a batched MLP on two views of the digits.
+"""The training job every family that trains on images shares: an encoder per seed on two
+views of an image source.
 
-:class:`DigitsContrastTask` is a :class:`contrastlab.engine.Task` with all that the
+:class:`ImageContrastTask` is a :class:`contrastlab.engine.Task` with all that the
 temperature family (Wang & Liu 2021) and the digits_augment family (Wen & Li 2021's
-digits substitute) have in common; a family subclass adds its loss, its own metrics
-and its result variables:
+image experiments) have in common; a family subclass adds its loss, its own metrics and
+its result variables:
 
-* data: the per-seed split of :func:`contrastlab.digits.split_dataset`; inputs are
-  centred on the training split's mean image [design: the MLP's embeddings then start
-  spread out instead of nearly collapsed];
-* model: :class:`contrastlab.mlp.BatchedMLP` (64 pixels -> ``depth`` x ``width`` ->
-  ``embed_dim``, L2-normalised), initialised from the stream ``<family>/init``;
-* batches: every step draws, per seed, ``batch_size`` distinct training images
-  (stream ``<family>/batches``) and two augmented views of each
-  (stream ``<family>/augment``), :func:`contrastlab.digits.two_views`;
-* evaluation every ``eval_every`` steps on the held-out split, whose two views are
-  drawn once (stream ``<family>/eval_augment``) so every round sees the same pairs:
-  :meth:`~DigitsContrastTask.embeddings` and the shared metrics
-  (:meth:`~DigitsContrastTask.shared_metrics`: uniformity -L_unif, alignment and a
-  logistic-regression probe), plus a final 2-D PCA of the held-out embedding.
+* data (:func:`image_dataset`, the data stage): per seed, the images of ``data.source``
+  (:mod:`contrastlab.images.sources`): the digits' flat pixels, the ``shapes`` images
+  (uint8) with every image's factors, or a real data set's indices into the files of
+  ``data.root`` (the images are read from there, never copied per seed);
+* inputs: digits centred on the training split's mean image; images scaled to [0, 1],
+  augmented, then standardised per channel by the training split's mean and std
+  [design]; uint8 images stay resident on the job's device and the views are made there
+  (:mod:`contrastlab.images.augment`, one generator per seed);
+* model: the encoder of ``model.encoder`` (:func:`contrastlab.encoders.make_encoder`),
+  initialised from the stream ``<family>/init``;
+* batches: every step draws, per seed, ``batch_size`` distinct training images (stream
+  ``<family>/batches``) and two augmented views of each (stream ``<family>/augment``);
+* evaluation every ``eval_every`` steps on the held-out split, whose two views are drawn
+  afresh from the stream ``<family>/eval_augment`` at every round (so every round sees the
+  same pairs without storing them): uniformity -L_unif, alignment and a
+  logistic-regression probe of the class on the representation (the MLP's embedding, the
+  conv encoders' pooled backbone features), plus a final 2-D PCA of the embedding.
 
-The config object needs the attributes ``width``, ``depth``, ``embed_dim``, ``steps``,
-``eval_every``, ``batch_size``, ``lr``, ``optimizer`` and a ``check()`` method.
+The config needs the :class:`contrastlab.images.config.ImageDataConfig` and
+:class:`contrastlab.encoders.config.EncoderConfig` keys and ``steps``, ``eval_every``,
+``batch_size``, ``lr``, ``optimizer`` and a ``check()`` method.
 """
 
 from __future__ import annotations
@@ -33,28 +39,31 @@ import numpy as np
 import torch
 import xarray as xr
 
-from contrastlab.digits import PIXELS, Augment, two_views
+from contrastlab.encoders import make_encoder
 from contrastlab.engine import Task, make_optimizer
+from contrastlab.images import augment as image_augment
+from contrastlab.images import digits
+from contrastlab.images.sources import load_images
 from contrastlab.metrics.embedding import alignment, neg_uniformity, pca_2d
 from contrastlab.metrics.probes import probe_accuracy
-from contrastlab.mlp import BatchedMLP
 from contrastlab.results import cf
 
 UNIFORMITY_T = 2.0  # the t of L_unif used by Wang & Isola and Wang & Liu
+EVAL_CHUNK = 1024  # images per forward pass in an evaluation
 
 
-class DigitsContrastTask(Task):
-    """All seeds of one sweep point of a digits family (subclasses set ``family``).
+class ImageContrastTask(Task):
+    """All seeds of one sweep point of an image family (subclasses set ``family``).
 
     Args:
         cfg: the config of the point (see the module docstring for what it needs).
-        data: a dataset with the variables of :func:`contrastlab.digits.split_dataset`.
+        data: the data stage's dataset (:func:`contrastlab.images.sources.source_dataset`).
         seeds: the seeds (must be those of ``data``, in any order).
         device: where to train.
         members: a fused job's typed config per member (``data`` then holds the
             members in order); the views' augmentation is then per member.
 
-    Subclasses say how their config sets the views' augmentation (:meth:`augmentation`),
+    Subclasses say which augmentation strength a config asks for (:meth:`strength`),
     and add :meth:`loss`, :meth:`evaluate` and :meth:`to_dataset`.
     """
 
@@ -83,79 +92,159 @@ class DigitsContrastTask(Task):
             data = data.sel(seed=self.seeds)
         self.data = data
         self.cfg = cfg
-        self.device = torch.device(device)
-        dev = self.device
-
-        def tensor(name, dtype=torch.float32):
-            return torch.as_tensor(np.asarray(data[name].values), dtype=dtype, device=dev)
-
-        self.x_train = tensor("x_train")
-        self.x_test = tensor("x_test")
-        self.x_mean = self.x_train.mean(1, keepdim=True)
+        self.device = dev = torch.device(device)
+        self.flat = cfg.source == "digits"
+        x_train, x_test = load_images(cfg, data)  # uint8 (seed, n, C, H, W) or float digits
+        self.x_train = torch.as_tensor(x_train, device=dev)
+        self.x_test = torch.as_tensor(x_test, device=dev)
+        if self.flat:
+            self.shift = self.x_train.mean(1, keepdim=True)
+            self.scale = torch.ones_like(self.shift)
+        else:  # per-channel mean and std of the training split, per seed
+            mean = torch.stack([(x.double() / 255).mean((0, 2, 3)) for x in self.x_train])
+            sq = torch.stack([(x.double() / 255).pow(2).mean((0, 2, 3)) for x in self.x_train])
+            std = (sq - mean**2).clamp_min(1e-12).sqrt()
+            self.shift = mean.float()[:, None, :, None, None]
+            self.scale = std.float()[:, None, :, None, None]
         self.y_train = data["y_train"].values.astype(np.int64)
         self.y_test = data["y_test"].values.astype(np.int64)
         self.y_test_t = torch.as_tensor(self.y_test, device=dev)
-        self.aug = (
-            self.augmentation(cfg)
-            if self.members is None
-            else [self.augmentation(m) for m in self.members]
-        )
-        self.model = BatchedMLP(
-            PIXELS, cfg.width, cfg.depth, cfg.embed_dim, self.streams("init"), dev
-        )
+        per_member = [cfg] * len(self.seeds) if self.members is None else self.members
+        specs = [self.augmentation(m) for m in per_member]
+        self.aug = specs[0] if self.members is None else specs
+        self.model = make_encoder(cfg, self.image_shape(), self.streams("init"), dev)
         self.g_batch = self.streams("batches")
         self.g_aug = self.streams("augment")
         self.rng = self.g_batch + self.g_aug
-        with torch.no_grad():
-            self.eval_views = two_views(self.x_test, self.aug, self.streams("eval_augment"))
         self.step_rounds(cfg.steps, cfg.eval_every)
         self._seed_index = torch.arange(len(self.seeds), device=dev)[:, None]
 
+    # -- what a family says -------------------------------------------------------------------
     @abstractmethod
-    def augmentation(self, cfg: Any) -> Augment:
-        """The augmentation of the views (all strengths 0: two identical views)."""
+    def strength(self, cfg: Any) -> str:
+        """The augmentation level of a config: ``none``, ``weak`` or ``strong``."""
+
+    def digits_augmentation(self, cfg: Any) -> digits.Augment:
+        """The digits' augmentation of a config (default: its level's
+        ``cfg.level()``)."""
+        return digits.Augment(**cfg.level(self.strength(cfg)))
+
+    def augmentation(self, cfg: Any):
+        """The views' augmentation of one member: the digits' own, or
+        :class:`contrastlab.images.augment.AugmentSpec` of the image level."""
+        if self.flat:
+            return self.digits_augmentation(cfg)
+        return image_augment.AugmentSpec(**cfg.image_level(self.strength(cfg)))
+
+    # -- inputs and the encoder -----------------------------------------------------------------
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.cfg.image_shape())
+
+    def _float(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.flat else x.float().div_(255.0)
+
+    def two_views(self, x: torch.Tensor, gens) -> tuple[torch.Tensor, torch.Tensor]:
+        """Two augmented views of raw images (uint8 or the digits' floats), in [0, 1]."""
+        x = self._float(x)
+        if self.flat:
+            return digits.two_views(x, self.aug, gens)
+        return image_augment.two_views(x, self.aug, gens)
+
+    def represent(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(h, z)`` of images in [0, 1]: the representation the probe reads and the
+        L2-normalised embedding the loss sees. Shape: (seed, n, ...) -> (seed, n, dim)."""
+        x = (x - self.shift) / self.scale
+        if self.model.kind == "mlp":
+            z = self.model(x.flatten(2))
+            return z, z
+        return self.model(x)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Embeddings of images: the MLP on the pixels minus the training split's mean image.
-
-        Shape: (seed, n, 64) -> (seed, n, embed_dim).
-        """
-        return self.model(x - self.x_mean)
+        """The L2-normalised embedding of images in [0, 1]. Shape: (seed, n, embed_dim)."""
+        return self.represent(x)[1]
 
     def parameters(self) -> dict[str, torch.Tensor]:
         return self.model.named()
+
+    def state_dict(self) -> dict:
+        """The parameters and the encoder's buffers (BatchNorm's running statistics)."""
+        return {**self.model.named(), **self.model.buffers()}
+
+    def load_state_dict(self, state: dict) -> None:
+        with torch.no_grad():
+            for k, v in self.state_dict().items():
+                v.copy_(state[k].to(v.device))
 
     def optimizer(self):
         return make_optimizer(self.cfg.optimizer, self.model.params, self.cfg.lr)
 
     def batches(self, r: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The two views of ``batch_size`` distinct training images per seed and step."""
+        self.model.train(True)
         n_train = self.x_train.shape[1]
         B = self.cfg.batch_size
         for _ in range(self.steps_in_round(r)):
             idx = torch.stack([torch.randperm(n_train, generator=g)[:B] for g in self.g_batch])
-            x = self.x_train[self._seed_index, idx.to(self.device)]  # (seed, B, 64)
-            yield two_views(x, self.aug, self.g_aug)
+            x = self.x_train[self._seed_index, idx.to(self.device)]  # (seed, B, ...)
+            yield self.two_views(x, self.g_aug)
+
+    # -- evaluation -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def _chunked(self, x: torch.Tensor, views: bool = False):
+        """``(h, z)`` of raw images in chunks (eval mode); with ``views``, also the
+        embeddings of their two held-out views."""
+        self.model.train(False)
+        gens = self.streams("eval_augment") if views else None
+        hs, zs, e1s, e2s = [], [], [], []
+        for a in range(0, x.shape[1], EVAL_CHUNK):
+            chunk = x[:, a : a + EVAL_CHUNK]
+            h, z = self.represent(self._float(chunk))
+            hs.append(h)
+            zs.append(z)
+            if views:
+                v1, v2 = self.two_views(chunk, gens)
+                e1s.append(self.embed(v1))
+                e2s.append(self.embed(v2))
+        self.model.train(True)
+        cat = [torch.cat(t, 1) for t in (hs, zs)]
+        return (*cat, torch.cat(e1s, 1), torch.cat(e2s, 1)) if views else cat
+
+    @property
+    @torch.no_grad()
+    def eval_views(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The held-out split's two views as every evaluation draws them (in [0, 1])."""
+        gens = self.streams("eval_augment")
+        views = [self.two_views(self.x_test[:, a : a + EVAL_CHUNK], gens) for a in
+                 range(0, self.x_test.shape[1], EVAL_CHUNK)]  # fmt: skip
+        return tuple(torch.cat([v[i] for v in views], 1) for i in range(2))
 
     @torch.no_grad()
     def embeddings(self) -> tuple[torch.Tensor, ...]:
-        """``(z_train, z_test, e1, e2)``: the training and held-out images' embeddings and
-        those of the held-out views. Shape: (seed, n, embed_dim) each."""
-        e1, e2 = (self.embed(v) for v in self.eval_views)
-        return self.embed(self.x_train), self.embed(self.x_test), e1, e2
+        """``(h_train, h_test, z_test, e1, e2)``: the representations of the training and
+        held-out images, the held-out embedding and those of the held-out views.
+        Shape: (seed, n, dim) each."""
+        h_train, _ = self._chunked(self.x_train)
+        h_test, z_test, e1, e2 = self._chunked(self.x_test, views=True)
+        return h_train, h_test, z_test, e1, e2
 
     def shared_metrics(
-        self, z_train: torch.Tensor, z_test: torch.Tensor, e1: torch.Tensor, e2: torch.Tensor
+        self,
+        h_train: torch.Tensor,
+        h_test: torch.Tensor,
+        z_test: torch.Tensor,
+        e1: torch.Tensor,
+        e2: torch.Tensor,
     ) -> dict[str, Any]:
         """-L_unif of the held-out embedding, alignment of the held-out views and the
-        held-out accuracy of a logistic-regression probe fit on the training split."""
+        held-out accuracy of a logistic-regression probe of the class fit on the training
+        split's representation."""
         return {
             "neg_unif": neg_uniformity(z_test, UNIFORMITY_T),
             "align": alignment(e1, e2),
             "probe_acc": probe_accuracy(
-                z_train.double().cpu().numpy(),
+                h_train.double().cpu().numpy(),
                 self.y_train,
-                z_test.double().cpu().numpy(),
+                h_test.double().cpu().numpy(),
                 self.y_test,
             ),
         }
@@ -168,7 +257,8 @@ class DigitsContrastTask(Task):
 
     @torch.no_grad()
     def final_metrics(self) -> dict[str, np.ndarray]:
-        return {"pca": pca_2d(self.embed(self.x_test).double().cpu().numpy())}
+        _, z_test = self._chunked(self.x_test)
+        return {"pca": pca_2d(z_test.double().cpu().numpy())}
 
     def shared_variables(
         self, history: dict[str, np.ndarray], final: dict[str, np.ndarray]
@@ -189,7 +279,7 @@ class DigitsContrastTask(Task):
                 np.asarray(final["pca"], dtype=np.float64),
                 cf("final held-out embedding on its first two principal components", "1"),
             ),
-            "y_test": (("seed", "test_sample"), self.y_test, cf("digit class (held out)", "1")),
+            "y_test": (("seed", "test_sample"), self.y_test, cf("class (held out)", "1")),
         }
 
     def shared_coords(self, coords: np.ndarray) -> dict[str, tuple]:
@@ -204,3 +294,56 @@ class DigitsContrastTask(Task):
             ),
             "component": ("component", np.array([1, 2]), cf("principal component", "1")),
         }
+
+
+# the discrete factors of the shapes source a probe asks about (the dense features first)
+PROBED_FACTORS = ("noise_pattern", "texture", "bg_colour", "shape_colour")
+
+
+@torch.no_grad()
+def factor_probes(task: ImageContrastTask) -> dict[str, np.ndarray]:
+    """Held-out accuracy of a logistic-regression probe of every discrete nuisance factor
+    of the ``shapes`` source from the final representation (what the embedding encodes
+    of the dense features), and the chance level of each (its most frequent level's
+    share of the held-out split). Empty for other sources.
+
+    Returns:
+        ``{"factor_probe": (seed, factor), "factor_chance": (seed, factor)}``.
+    """
+    if task.cfg.source != "shapes":
+        return {}
+    h_train, _ = task._chunked(task.x_train)
+    h_test, _ = task._chunked(task.x_test)
+    h_train, h_test = h_train.double().cpu().numpy(), h_test.double().cpu().numpy()
+    acc, chance = [], []
+    for name in PROBED_FACTORS:
+        y_tr = task.data[f"train_{name}"].values.astype(np.int64)
+        y_te = task.data[f"test_{name}"].values.astype(np.int64)
+        if min(len(np.unique(y)) for y in y_tr) < 2:  # a constant factor: nothing to probe
+            acc.append(np.full(len(task.seeds), np.nan))
+        else:
+            acc.append(probe_accuracy(h_train, y_tr, h_test, y_te))
+        chance.append(np.array([np.bincount(y).max() / len(y) for y in y_te]))
+    return {"factor_probe": np.stack(acc, 1), "factor_chance": np.stack(chance, 1)}
+
+
+def factor_variables(final: dict[str, np.ndarray]) -> tuple[dict, dict]:
+    """The result variables and coordinate of :func:`factor_probes` (empty without)."""
+    if "factor_probe" not in final:
+        return {}, {}
+    dims = ("seed", "factor")
+    return (
+        {
+            "factor_probe": (
+                dims,
+                np.asarray(final["factor_probe"], dtype=np.float64),
+                cf("final linear-probe accuracy of a nuisance factor (held out)", "1"),
+            ),
+            "factor_chance": (
+                dims,
+                np.asarray(final["factor_chance"], dtype=np.float64),
+                cf("chance level of the factor probe (held-out majority share)", "1"),
+            ),
+        },
+        {"factor": ("factor", np.array(PROBED_FACTORS), cf("nuisance factor of shapes", "1"))},
+    )

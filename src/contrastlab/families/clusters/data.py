@@ -26,7 +26,7 @@
   (``cluster_sep``), so a Lipschitz-limited encoder cannot split the sub-clusters
   while an unrestricted one can ([0]'s "minimal implementable clusters" of a
   Lipschitz function class).
-* **digits**: scikit-learn's bundled 8x8 digits through :mod:`contrastlab.digits`
+* **digits**: scikit-learn's bundled 8x8 digits through :mod:`contrastlab.images.digits`
   (a stratified split drawn from the seed, augmentations shift / erase / noise),
   standing in for CIFAR-10 in the paper's Table 1; the cluster label is the digit.
 
@@ -213,8 +213,8 @@ def manifold_view(
 
 # -- digits -------------------------------------------------------------------------------------
 def digits_augment(cfg: ClustersConfig):
-    """The :class:`contrastlab.digits.Augment` of the config."""
-    from contrastlab.digits import Augment
+    """The :class:`contrastlab.images.digits.Augment` of the config."""
+    from contrastlab.images.digits import Augment
 
     return Augment(
         shift=cfg.shift, noise=cfg.pixel_noise, erase_prob=cfg.erase_prob, erase_size=cfg.erase_size
@@ -256,7 +256,7 @@ def _manifolds(cfg: ClustersConfig, gens) -> dict[str, torch.Tensor]:
 
 
 def _digits(cfg: ClustersConfig, seeds, gens) -> dict[str, torch.Tensor]:
-    from contrastlab import digits
+    from contrastlab.images import digits
 
     images, labels = digits.load()
     t = {k: [] for k in ("x_train", "x_eval", "cluster_train", "cluster_eval")}

@@ -134,7 +134,7 @@ class ClustersTask(Task):
         x = self.x_train[self.rows, idx]
         if cfg.data_kind == "hypercube":
             return tuple(hypercube_view(x, cfg.s, cfg.augment, cfg.eps, g) for _ in range(2))
-        from contrastlab.digits import two_views
+        from contrastlab.images.digits import two_views
 
         return two_views(x, self.augment, g)
 

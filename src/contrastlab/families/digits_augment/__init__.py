@@ -16,7 +16,7 @@ scikit-learn at import):
       and what each strength means.
     - :mod:`.data` -- :func:`synthesize`: the per-seed digits split.
     - :mod:`.task` -- :class:`DigitsAugmentTask` for :class:`contrastlab.engine.Engine`
-      (on :class:`contrastlab.digits_task.DigitsContrastTask`).
+      (on :class:`contrastlab.families.image_task.ImageContrastTask`).
     - :mod:`.claims`, :mod:`.plots` -- claims table and figures.
 
 References:
@@ -110,7 +110,8 @@ class DigitsAugmentFamily(Family):
     config_class = DigitsAugmentConfig
     figures = FIGURES
     tiny = {
-        "model": {"width": 16, "embed_dim": 8},
+        "data": {"source": "shapes", "side": 8, "n_train": 48, "n_test": 24, "n_classes": 4},
+        "model": {"encoder": "convnet", "channels": [4, 8], "proj_hidden": 8, "embed_dim": 8},
         "train": {"steps": 6, "eval_every": 3, "batch_size": 16, "checkpoint_every": 1},
     }
 

@@ -16,21 +16,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contrastlab import digits_config
-from contrastlab.digits_config import SIDE
+from contrastlab.encoders.config import EncoderConfig
+from contrastlab.families.image_config import check_image_job, image_job_memory
+from contrastlab.images.config import SIDE, ImageAugmentConfig, ImageDataConfig
 from contrastlab.params import param
 
 STRENGTHS = ("none", "weak", "strong")
 OPTIMIZERS = ("adam", "sgd")
-# What a level's parameter means (the order of contrastlab.digits.Augment) and its range.
+# What a level's parameter means (the order of contrastlab.images.digits.Augment) and its range.
 VIEW_PARAMS = {
-    "shift": ("largest random shift in pixels (zero padding).", {"minimum": 0, "maximum": 4}),
-    "noise": ("std of the Gaussian pixel noise (pixels in [0, 1]).", {"minimum": 0.0}),
+    "shift": (
+        "digits: largest random shift in pixels (zero padding).",
+        {"minimum": 0, "maximum": 4},
+    ),
+    "noise": ("digits: std of the Gaussian pixel noise (pixels in [0, 1]).", {"minimum": 0.0}),
     "erase_prob": (
-        "probability of erasing a square patch.",
+        "digits: probability of erasing a square patch.",
         {"minimum": 0.0, "maximum": 1.0},
     ),
-    "erase_size": ("side of the erased patch in pixels.", {"minimum": 1, "maximum": SIDE}),
+    "erase_size": ("digits: side of the erased patch in pixels.", {"minimum": 1, "maximum": SIDE}),
 }
 
 
@@ -41,24 +45,16 @@ def _level_param(level: str, name: str, default):
 
 
 @dataclass
-class DigitsAugmentConfig:
+class DigitsAugmentConfig(ImageDataConfig, ImageAugmentConfig, EncoderConfig):
     """One sweep point of the digits_augment family (all seeds share it)."""
 
-    # -- data: the digits split ------------------------------------------------------------------
-    test_fraction: float = param(
-        0.2,
-        "data",
-        "Fraction of the 1797 digits held out (stratified split drawn from the seed); "
-        "the rest is the training split (and the probe's training set).",
-        exclusive_minimum=0.0,
-        exclusive_maximum=1.0,
-    )
     # -- augmentation: the strength axis and what each level means -------------------------------
     strength: str = param(
         "strong",
         "augmentation",
         "How the two views of an image are made: none (two identical copies), weak or strong "
-        "(random shift, then erasing, then pixel noise, with the level's keys below).",
+        "(images: SimCLR's crop, flip, colour jitter, greyscale, blur with the level's keys; "
+        "digits: random shift, then erasing, then pixel noise with the level's keys).",
         choices=STRENGTHS,
     )
     weak_shift: int = _level_param("weak", "shift", 1)
@@ -69,12 +65,6 @@ class DigitsAugmentConfig:
     strong_noise: float = _level_param("strong", "noise", 0.1)
     strong_erase_prob: float = _level_param("strong", "erase_prob", 0.5)
     strong_erase_size: int = _level_param("strong", "erase_size", 3)
-    # -- model: the MLP encoder ------------------------------------------------------------------
-    width: int = param(256, "model", "Hidden units of every hidden layer of the MLP.", minimum=1)
-    depth: int = param(
-        1, "model", "Hidden ReLU layers of the MLP (0 = a linear encoder).", minimum=0, maximum=8
-    )
-    embed_dim: int = param(64, "model", "Embedding dimension (L2-normalised output).", minimum=2)
     # -- loss --------------------------------------------------------------------------------------
     kind: str = param(
         "infonce",
@@ -91,10 +81,10 @@ class DigitsAugmentConfig:
         "Images per step (1 positive + batch_size - 1 in-batch negatives per anchor).",
         minimum=2,
     )
-    lr: float = param(0.005, "train", "Learning rate.", exclusive_minimum=0.0)
+    lr: float = param(0.01, "train", "Learning rate.", exclusive_minimum=0.0)
     optimizer: str = param("adam", "train", "adam or sgd (plain).", choices=OPTIMIZERS)
     eval_every: int = param(
-        50,
+        150,
         "train",
         "Steps between two evaluations on the held-out split (probe, -L_unif, alignment).",
         minimum=1,
@@ -115,10 +105,8 @@ class DigitsAugmentConfig:
 
     def memory_estimate(self, n_seeds: int) -> dict[str, float]:
         """Bytes a training job needs, by the key that sets each part
-        (:func:`contrastlab.digits_config.mlp_memory`)."""
-        return digits_config.mlp_memory(
-            n_seeds, self.test_fraction, self.width, self.depth, self.embed_dim, self.batch_size
-        )
+        (:func:`contrastlab.families.image_config.image_job_memory`)."""
+        return image_job_memory(self, n_seeds)
 
     def warnings(self) -> list[str]:
         """Settings that run but do not order the levels as their names say."""
@@ -138,6 +126,4 @@ class DigitsAugmentConfig:
 
     def check(self) -> None:
         """Cross-field rules; the message names the key."""
-        digits_config.check_training(
-            self.test_fraction, self.batch_size, self.eval_every, self.steps
-        )
+        check_image_job(self)

@@ -1,9 +1,10 @@
-"""Data of the digits_augment family: every seed's split of the scikit-learn digits.
+"""Data of the digits_augment family: every seed's images of ``data.source``.
 
-``synthesize(cfg, seeds)`` stores, per seed, a stratified train/test split of the
-digits (:func:`contrastlab.digits.split_dataset`: indices, images and labels) drawn
-from the seed's own stream ``digits_augment/split``. The augmentation strength does
-not enter: every strength of a seed trains and is probed on the same split.
+``synthesize(cfg, seeds)`` stores, per seed, the training and held-out images of the
+source (:func:`contrastlab.images.sources.source_dataset`: the digits' split, the
+``shapes`` images with their factors, or a real data set's indices), drawn from the
+seed's own stream ``digits_augment/split``. The augmentation strength does not enter:
+every strength of a seed trains and is probed on the same images.
 """
 
 from __future__ import annotations
@@ -12,22 +13,21 @@ from collections.abc import Sequence
 
 import xarray as xr
 
-from contrastlab import digits
 from contrastlab.engine import stream_name
 from contrastlab.families.digits_augment.config import DigitsAugmentConfig
+from contrastlab.images.sources import source_dataset
 
 
 def synthesize(cfg: DigitsAugmentConfig, seeds: Sequence[int]) -> xr.Dataset:
-    """Per-seed digits split (the ``data`` section).
+    """Per-seed images of the source (the ``data`` section).
 
     Returns:
-        Dataset with dims ``seed``, ``train_sample``, ``test_sample``, ``pixel``:
-        ``x_train``, ``y_train``, ``train_index``, ``x_test``, ``y_test``, ``test_index``.
+        See :func:`contrastlab.images.sources.source_dataset`.
     """
     cfg.check()
-    return digits.split_dataset(
+    return source_dataset(
+        cfg,
         seeds,
-        cfg.test_fraction,
         stream=stream_name("digits_augment", "split"),
-        title="Wen & Li 2021 on the digits: per-seed split",
+        title=f"Wen & Li 2021 on {cfg.source}: per-seed images",
     )

@@ -14,8 +14,8 @@ scikit-learn at import):
     - :mod:`.data` -- :func:`synthesize`: per-seed digits split + analytic part.
     - :mod:`.metrics` -- the penalty entropy r_i on embeddings.
     - :mod:`.task` -- :class:`TemperatureTask` for :class:`contrastlab.engine.Engine`
-      (on :class:`contrastlab.digits_task.DigitsContrastTask`: the shared batched MLP of
-      :mod:`contrastlab.mlp`, batches, probe and PCA).
+      (on :class:`contrastlab.families.image_task.ImageContrastTask`: the shared batched MLP of
+      :mod:`contrastlab.encoders.mlp`, batches, probe and PCA).
     - :mod:`.axes` -- the aggregate in a standard (kind, temperature, seed) layout.
     - :mod:`.claims`, :mod:`.plots` -- claims table and figures.
 
@@ -133,7 +133,8 @@ class TemperatureFamily(Family):
         ),
     )
     tiny = {
-        "model": {"width": 16, "embed_dim": 8},
+        "data": {"source": "shapes", "side": 8, "n_train": 48, "n_test": 24, "n_classes": 4},
+        "model": {"encoder": "convnet", "channels": [4, 8], "proj_hidden": 8, "embed_dim": 8},
         "train": {"steps": 6, "eval_every": 3, "batch_size": 16, "checkpoint_every": 1},
         "analytic": {"n_draws": 64, "taus": [0.1, 0.5, 1.0]},
     }

@@ -14,8 +14,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from contrastlab import digits_config
-from contrastlab.digits_config import SIDE
+from contrastlab.encoders.config import EncoderConfig, encoder_param
+from contrastlab.families.image_config import check_image_job, image_job_memory
+from contrastlab.images.config import (
+    LEVELS,
+    SIDE,
+    ImageAugmentConfig,
+    ImageDataConfig,
+    source_param,
+)
 from contrastlab.params import param
 
 KINDS = ("infonce", "hard", "simple", "hard_simple")
@@ -26,43 +33,50 @@ PAPER_TAUS = [0.07, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0]
 
 
 @dataclass
-class TemperatureConfig:
+class TemperatureConfig(ImageDataConfig, ImageAugmentConfig, EncoderConfig):
     """One sweep point of the temperature family (all seeds share it)."""
 
-    # -- data: the digits split and the augmentations ------------------------------------------
-    test_fraction: float = param(
-        0.2,
-        "data",
-        "Fraction of the 1797 digits held out (stratified split drawn from the seed); "
-        "the rest is the training split.",
-        exclusive_minimum=0.0,
-        exclusive_maximum=1.0,
-    )
+    # -- data: the digits by default (the default run's budget: README, "Speed") ------------
+    source: str = source_param("digits")
+    # -- data: the digits' augmentations (the images' are the augmentation levels) ----------
     shift: int = param(
-        1, "data", "Largest random shift of a view in pixels (zero padding).", minimum=0, maximum=4
+        1,
+        "data",
+        "digits: largest random shift of a view in pixels (zero padding).",
+        minimum=0,
+        maximum=4,
     )
     noise: float = param(
         0.05,
         "data",
-        "Std of the additive Gaussian pixel noise of a view (pixels in [0, 1]).",
+        "digits: std of the additive Gaussian pixel noise of a view (pixels in [0, 1]).",
         minimum=0.0,
     )
     erase_prob: float = param(
-        0.0, "data", "Probability that a view has a square patch erased.", minimum=0.0, maximum=1.0
+        0.0,
+        "data",
+        "digits: probability that a view has a square patch erased.",
+        minimum=0.0,
+        maximum=1.0,
     )
     erase_size: int = param(
-        2, "data", "Side of the erased square patch in pixels.", minimum=1, maximum=SIDE
+        2, "data", "digits: side of the erased square patch in pixels.", minimum=1, maximum=SIDE
     )
-    # -- model: the MLP encoder ------------------------------------------------------------------
-    width: int = param(256, "model", "Hidden units of every hidden layer of the MLP.", minimum=1)
-    depth: int = param(
-        1, "model", "Hidden ReLU layers of the MLP (0 = a linear encoder).", minimum=0, maximum=8
-    )
+    # -- model: the encoder (EncoderConfig's keys; an embedding of 128 as the paper's) ----
+    encoder: str = encoder_param("mlp")
     embed_dim: int = param(
         128,
         "model",
         "Embedding dimension (L2-normalised output), 128 as the paper's.",
         minimum=2,
+    )
+    # -- augmentation: the level of the image sources' views ---------------------------------
+    strength: str = param(
+        "strong",
+        "augmentation",
+        "Images: the augmentation level of the views (none, weak or strong; the level's keys "
+        "below). The digits use data.shift, data.noise and data.erase_*.",
+        choices=LEVELS,
     )
     # -- loss --------------------------------------------------------------------------------------
     kind: str = param(
@@ -128,10 +142,6 @@ class TemperatureConfig:
         maximum=1_000_000,
     )
 
-    def split_sizes(self) -> tuple[int, int]:
-        """``(n_train, n_test)`` of the digits split (scikit-learn's rounding)."""
-        return digits_config.split_sizes(self.test_fraction)
-
     def n_negatives(self) -> int:
         """Negatives per anchor: B - 1, or the K nearest for hard and hard_simple."""
         if self.kind in ("hard", "hard_simple"):
@@ -150,13 +160,11 @@ class TemperatureConfig:
         return math.ceil(self.steps / self.eval_every)
 
     def memory_estimate(self, n_seeds: int) -> dict[str, float]:
-        """Bytes a training job needs, by the key that sets each part (rough: the batched
-        MLP job of :func:`contrastlab.digits_config.mlp_memory`, plus the analytic draws
+        """Bytes a training job needs, by the key that sets each part (rough: the image
+        job of :func:`contrastlab.families.image_config.image_job_memory`, plus the analytic draws
         in float64)."""
         return {
-            **digits_config.mlp_memory(
-                n_seeds, self.test_fraction, self.width, self.depth, self.embed_dim, self.batch_size
-            ),
+            **image_job_memory(self, n_seeds),
             "analytic.n_draws": 4.0 * n_seeds * self.n_draws * 8,
         }
 
@@ -174,13 +182,12 @@ class TemperatureConfig:
 
     def check(self) -> None:
         """Cross-field rules; the message names the key."""
-        digits_config.check_training(
-            self.test_fraction, self.batch_size, self.eval_every, self.steps
-        )
+        check_image_job(self)
         _, n_test = self.split_sizes()
         if n_test < 11:
+            key = "data.test_fraction" if self.source == "digits" else "data.n_test"
             raise ValueError(
-                f"data.test_fraction ({self.test_fraction}) leaves {n_test} held-out digits; "
+                f"{key} ({getattr(self, key[5:])}) leaves {n_test} held-out images; "
                 "the top-10 negative similarity needs >= 11"
             )
         if len(set(self.taus)) != len(self.taus):

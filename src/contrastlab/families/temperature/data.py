@@ -1,8 +1,9 @@
-"""Data of the temperature family: the digits split of every seed and the analytic part.
+"""Data of the temperature family: every seed's images and the analytic part.
 
-``synthesize(cfg, seeds)`` stores, per seed, the stratified train/test split
-of the scikit-learn digits (:func:`contrastlab.digits.split_dataset`; indices,
-images and labels) and the training-free relative-penalty analysis
+``synthesize(cfg, seeds)`` stores, per seed, the training and held-out images of
+``data.source`` (:func:`contrastlab.images.sources.source_dataset`; the digits' split
+from the stream ``digits/split``, the others from ``temperature/split``) and the
+training-free relative-penalty analysis
 (:func:`contrastlab.families.temperature.analytic.analytic_dataset`), so that
 every training job of a sweep carries the paper's Fig. 3 into the
 aggregated results.
@@ -14,13 +15,14 @@ from collections.abc import Sequence
 
 import xarray as xr
 
-from contrastlab import digits
+from contrastlab.engine import stream_name
 from contrastlab.families.temperature.analytic import analytic_dataset
 from contrastlab.families.temperature.config import TemperatureConfig
+from contrastlab.images.sources import source_dataset
 
 
 def synthesize(cfg: TemperatureConfig, seeds: Sequence[int]) -> xr.Dataset:
-    """Per-seed digits split and the analytic relative penalty.
+    """Per-seed images and the analytic relative penalty.
 
     Args:
         cfg: the family config (``data`` and ``analytic`` sections are used).
@@ -33,9 +35,10 @@ def synthesize(cfg: TemperatureConfig, seeds: Sequence[int]) -> xr.Dataset:
         ``y_test``, ``test_index`` and the analytic variables.
     """
     cfg.check()
-    split = digits.split_dataset(
+    split = source_dataset(
+        cfg,
         seeds,
-        cfg.test_fraction,
-        title="Wang & Liu 2021 on the digits: per-seed split and analytic r_i",
+        stream="digits/split" if cfg.source == "digits" else stream_name("temperature", "split"),
+        title=f"Wang & Liu 2021 on {cfg.source}: per-seed images and analytic r_i",
     )
     return split.merge(analytic_dataset(cfg.taus, cfg.n_draws, seeds))

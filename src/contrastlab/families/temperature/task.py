@@ -1,4 +1,4 @@
-"""The training job of the temperature family: one batched MLP per seed on the digits.
+"""The training job of the temperature family: an encoder per seed on an image source.
 
 Every step draws, per seed, ``batch_size`` distinct training images (stream
 ``temperature/batches``) and two augmented views of each (stream
@@ -7,9 +7,10 @@ negatives. Every ``eval_every`` steps the held-out split is evaluated:
 uniformity -L_unif, tolerance, alignment, local separation (positive and
 top-10 negative similarity), the entropy of the relative penalty r_i, a
 logistic-regression probe and a 2-D PCA picture. The held-out views are drawn
-once (stream ``temperature/eval_augment``) so every round sees the same pairs.
-Data tensors, the MLP, the batches and the metrics shared with the digits_augment
-family are :class:`contrastlab.digits_task.DigitsContrastTask`'s; this module adds
+from the stream ``temperature/eval_augment`` afresh each round, so every round sees the
+same pairs.
+Data tensors, the encoder, the batches and the metrics shared with the digits_augment
+family are :class:`contrastlab.families.image_task.ImageContrastTask`'s; this module adds
 the losses, the temperature-specific metrics and the result variables.
 
 References:
@@ -23,10 +24,10 @@ import numpy as np
 import torch
 import xarray as xr
 
-from contrastlab.digits import Augment
-from contrastlab.digits_task import DigitsContrastTask
+from contrastlab.families.image_task import ImageContrastTask
 from contrastlab.families.temperature.config import TemperatureConfig
 from contrastlab.families.temperature.metrics import penalty_entropy
+from contrastlab.images.digits import Augment
 from contrastlab.losses.hard import hard_infonce_in_batch, hard_simple_in_batch, n_hard
 from contrastlab.losses.infonce import infonce_in_batch
 from contrastlab.losses.simple import simple_in_batch
@@ -70,9 +71,9 @@ def contrastive_loss(
     raise ValueError(f"loss.kind must be infonce, hard, simple or hard_simple, got {kind!r}")
 
 
-class TemperatureTask(DigitsContrastTask):
+class TemperatureTask(ImageContrastTask):
     """All seeds of one sweep point of the temperature family: the arguments of
-    :class:`DigitsContrastTask`, ``data`` from :func:`.data.synthesize`."""
+    :class:`ImageContrastTask`, ``data`` from :func:`.data.synthesize`."""
 
     family = "temperature"
     summary_metrics = (
@@ -86,7 +87,10 @@ class TemperatureTask(DigitsContrastTask):
         # tau per member (fusable: a fused job trains several temperatures at once)
         self.tau = self.member_tensor(cfg, "temperature", self.device).view(-1, 1, 1)
 
-    def augmentation(self, cfg: TemperatureConfig) -> Augment:
+    def strength(self, cfg: TemperatureConfig) -> str:
+        return cfg.strength
+
+    def digits_augmentation(self, cfg: TemperatureConfig) -> Augment:
         return Augment(cfg.shift, cfg.noise, cfg.erase_prob, cfg.erase_size)
 
     def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
@@ -95,10 +99,10 @@ class TemperatureTask(DigitsContrastTask):
 
     @torch.no_grad()
     def evaluate(self, r: int) -> dict[str, np.ndarray]:
-        z_train, z_test, e1, e2 = self.embeddings()
+        h_train, h_test, z_test, e1, e2 = self.embeddings()
         pos, neg = local_separation(e1, e2, TOP_K)
         return {
-            **self.shared_metrics(z_train, z_test, e1, e2),
+            **self.shared_metrics(h_train, h_test, z_test, e1, e2),
             "tolerance": tolerance(z_test, self.y_test_t),
             "pos_sim": pos.mean(-1),
             "neg_top_sim": neg.mean(-1),
@@ -116,7 +120,7 @@ class TemperatureTask(DigitsContrastTask):
             "hard_simple": f"HardSimple (lambda = {lam}, {k} nearest negatives)",
         }[cfg.kind]
         return {
-            "title": f"Wang & Liu 2021 on the digits: {loss_name}",
+            "title": f"Wang & Liu 2021 on {cfg.source}: {loss_name}",
             "loss_kind": cfg.kind,
             "loss_temperature": float(cfg.temperature),
             "hard_negatives": int(k),

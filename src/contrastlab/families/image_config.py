@@ -1,0 +1,37 @@
+"""Config rules every family that trains on images shares, light to import (no torch):
+the rules across the data, encoder and training keys, and a job's rough memory.
+
+A family's config ``check()`` calls :func:`check_image_job`; its ``memory_estimate``
+returns :func:`image_job_memory` (plus its own parts).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contrastlab.images import config as image_config
+
+
+def check_image_job(cfg: Any) -> None:
+    """The data keys (:meth:`ImageDataConfig.check_data`, a real source's folder
+    included), the encoder against the images, the batch and the evaluation period."""
+    cfg.check_data(cfg.encoder)
+    cfg.check_encoder(cfg.image_shape())
+    n_train, _ = cfg.split_sizes()
+    image_config.check_training(n_train, cfg.batch_size, cfg.eval_every, cfg.steps)
+
+
+def image_job_memory(cfg: Any, n_seeds: int) -> dict[str, float]:
+    """Bytes a training job needs, by the key that sets each part (rough)."""
+    image = cfg.image_shape()
+    n_train, n_test = cfg.split_sizes()
+    n = n_train + n_test
+    if cfg.encoder == "mlp":
+        c, h, w = image
+        return image_config.mlp_memory(
+            n_seeds, n, c * h * w, cfg.width, cfg.depth, cfg.embed_dim, cfg.batch_size
+        )
+    # ResNet-18: about twice a ConvNet stage's maps at each of its four resolutions
+    w = cfg.resnet_width
+    channels = cfg.channels if cfg.encoder == "convnet" else [2 * w, 4 * w, 8 * w, 16 * w]
+    return image_config.conv_memory(n_seeds, image, n, channels, cfg.batch_size)
