@@ -186,12 +186,13 @@ def test_paper_config_validates_and_fuses(root, schema, tmp_path):
     """config/paper.yaml (README, "Speed") is a valid config with every family in it, its
     image experiments on CIFAR-10 (read from data_root: a miniature in the official layout)
     with ResNet-18 on CUDA; without the folder the error names it and the files."""
-    from images.miniature import write_cifar10
-
     from contrastlab.config import load_config_files, training_jobs
 
+    from images.miniature import write_cifar10
+
     paper = load_config_files([root / "config/paper.yaml"])
-    with pytest.raises(ConfigError, match=r"missing does not exist.*cifar-10-batches-py/.*cifar-10-python.tar.gz"):
+    want = r"missing does not exist.*cifar-10-batches-py/.*cifar-10-python.tar.gz"
+    with pytest.raises(ConfigError, match=want):
         validate_config({**paper, "data_root": str(tmp_path / "missing")}, schema)
     mini = write_cifar10(tmp_path / "data")
     cfg = validate_config({**paper, "data_root": str(mini)}, schema)

@@ -21,6 +21,7 @@ import scipy.io
 
 from contrastlab.images import datasets as ds
 from contrastlab.images.datasets import DatasetFileError, DatasetFolderError
+
 from images.miniature import STL10_NAMES, write_miniature
 
 ALL_SPLITS = {
