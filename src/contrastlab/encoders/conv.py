@@ -296,9 +296,7 @@ class BatchedEncoder:
             self._buffers[f"{name}.running_mean"] = torch.zeros(
                 self.K, c, dtype=dtype, device=device
             )
-            self._buffers[f"{name}.running_var"] = torch.ones(
-                self.K, c, dtype=dtype, device=device
-            )
+            self._buffers[f"{name}.running_var"] = torch.ones(self.K, c, dtype=dtype, device=device)
         self.training = True
 
     def named(self) -> dict[str, torch.Tensor]:
