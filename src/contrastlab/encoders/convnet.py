@@ -26,7 +26,7 @@ from contrastlab.encoders.conv import (
     bn_specs,
     conv2d,
     conv_specs,
-    from_grouped,
+    global_avg_pool,
     head_specs,
     to_grouped,
 )
@@ -109,4 +109,4 @@ class BatchedConvNet(BatchedEncoder):
             if pool:  # max-pool before ReLU: the same values, ReLU on a 4x smaller map
                 y = F.max_pool2d(y, 2)
             y = torch.relu(y)
-        return from_grouped(y.mean((2, 3)), self.K)
+        return global_avg_pool(y, self.K)

@@ -31,7 +31,7 @@ from contrastlab.encoders.conv import (
     bn_specs,
     conv2d,
     conv_specs,
-    from_grouped,
+    global_avg_pool,
     head_specs,
     to_grouped,
 )
@@ -123,4 +123,4 @@ class BatchedResNet18(BatchedEncoder):
         y = torch.relu(self._bn(conv2d(y, self._params["conv1.weight"], None, 1, 1), "bn1"))
         for name, stride, down in self.blocks:
             y = self._block(y, name, stride, down)
-        return from_grouped(y.mean((2, 3)), self.K)
+        return global_avg_pool(y, self.K)

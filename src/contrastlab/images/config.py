@@ -163,7 +163,7 @@ class ImageDataConfig:
         maximum=1.0,
     )
     scale: float = param(
-        1.0,
+        0.5,
         "data",
         "shapes: scale strength (size in [1 - scale/2, 1] of the largest).",
         minimum=0.0,
@@ -177,21 +177,21 @@ class ImageDataConfig:
         maximum=1.0,
     )
     shape_colour: float = param(
-        1.0,
+        0.5,
         "data",
         "shapes: shape-colour strength (0 = one colour; 1 = any of the palette).",
         minimum=0.0,
         maximum=1.0,
     )
     bg_colour: float = param(
-        1.0,
+        0.5,
         "data",
         "shapes: background-colour strength (0 = one colour; 1 = any of the palette).",
         minimum=0.0,
         maximum=1.0,
     )
     texture: float = param(
-        0.5,
+        0.25,
         "data",
         "shapes: amplitude of the background texture (a grating of one of 4 kinds).",
         minimum=0.0,
@@ -206,7 +206,7 @@ class ImageDataConfig:
         maximum=1.0,
     )
     n_noise_patterns: int = param(
-        8, "data", "shapes: fixed noise patterns to draw from.", minimum=1, maximum=1024
+        4, "data", "shapes: fixed noise patterns to draw from.", minimum=1, maximum=1024
     )
 
     def image_shape(self) -> tuple[int, int, int]:
