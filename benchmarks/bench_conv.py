@@ -37,7 +37,9 @@ if os.environ.get("BENCH_SRC"):
 from contrastlab.encoders.convnet import BatchedConvNet  # noqa: E402
 from contrastlab.engine import make_optimizer  # noqa: E402
 from contrastlab.losses.infonce import infonce_in_batch  # noqa: E402
-from contrastlab.utils import generator  # noqa: E402
+from contrastlab.utils import generator, keep_freed_memory  # noqa: E402
+
+keep_freed_memory()  # as every training job does
 
 
 def _encoder(K: int, args, seed0: int = 0) -> BatchedConvNet:

@@ -120,3 +120,19 @@ def test_tiny_end_to_end_claims_and_figures(data, tmp_path):
     import matplotlib.pyplot as plt
 
     assert not plt.get_fignums()
+
+
+def test_nt_xent_negatives_train_on_images():
+    """loss.negatives: nt_xent (SimCLR's 2B - 2 negatives) trains the family's tiny image
+    config, with the loss of SimCLR's formula at the first step."""
+    from contrastlab.losses.ntxent import nt_xent
+
+    cfg = FAMILY.config({**FAMILY.tiny, "loss": {"negatives": "nt_xent"}})
+    data = FAMILY.synthesize(cfg, SEEDS)
+    t = FAMILY.task(cfg, data, SEEDS, torch.device("cpu"))
+    batch = next(iter(t.batches(0)))
+    want = nt_xent(t.embed(batch[0]), t.embed(batch[1]), cfg.temperature)
+    t2 = FAMILY.task(cfg, data, SEEDS, torch.device("cpu"))
+    torch.testing.assert_close(t2.loss(next(iter(t2.batches(0)))), want)
+    out = Engine(t2, config={}, log=lambda m: None).run()
+    assert np.isfinite(out["loss"].isel(step=slice(1, None)).values).all()  # step 0: no loss

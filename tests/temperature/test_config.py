@@ -65,6 +65,7 @@ def test_defaults_validate_against_the_generated_schema_and_round_trip():
         ({"data": {"test_fraction": 0.004}}, "data.test_fraction"),
         ({"train": {"steps": 10, "eval_every": 20}}, "train.eval_every"),
         ({"analytic": {"taus": [0.1, 0.1]}}, "analytic.taus"),
+        ({"loss": {"kind": "hard", "negatives": "nt_xent"}}, "loss.negatives"),
     ],
 )
 def test_check_names_the_key(sections, message):

@@ -10,8 +10,9 @@ import torch  # noqa: E402
 
 from contrastlab.pipeline import train_job  # noqa: E402
 from contrastlab.results import read_netcdf, write_points  # noqa: E402
-from contrastlab.utils import job_logger  # noqa: E402
+from contrastlab.utils import job_logger, keep_freed_memory  # noqa: E402
 
+keep_freed_memory()  # before the first large tensor (contrastlab.utils.keep_freed_memory)
 sm = snakemake  # noqa: F821
 log = job_logger(sm.log[0])
 torch.set_num_threads(sm.threads)

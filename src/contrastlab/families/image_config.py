@@ -10,6 +10,21 @@ from __future__ import annotations
 from typing import Any
 
 from contrastlab.images import config as image_config
+from contrastlab.params import param
+
+NEGATIVES = ("cross_view", "nt_xent")
+
+
+def negatives_param():
+    """The ``loss.negatives`` key of InfoNCE on two views."""
+    return param(
+        "cross_view",
+        "loss",
+        "InfoNCE's negatives: cross_view (each anchor's B - 1 other images of the other view, "
+        "symmetric over the views; Wang & Liu's Eq. 1) or nt_xent (SimCLR: all 2B views are "
+        "anchors, 2B - 2 negatives, the same view's other images included).",
+        choices=NEGATIVES,
+    )
 
 
 def check_image_job(cfg: Any) -> None:

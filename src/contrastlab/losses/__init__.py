@@ -5,9 +5,11 @@ Every function returns one value per leading (seed) index, so training on
 
 Modules:
     - :mod:`.infonce` -- InfoNCE: with in-batch negatives on cosine similarities
-      (:func:`infonce_in_batch`, SimCLR / Wang & Liu), and per anchor with
+      (:func:`infonce_in_batch`: the cross-view form of Wang & Liu's Eq. 1, B - 1
+      negatives from the other view), and per anchor with
       independent negatives on squared distances (:func:`infonce_distance`,
       Tian et al. 2020 Sec. 3).
+    - :mod:`.ntxent` -- SimCLR's NT-Xent: 2B anchors, 2B - 2 negatives (:func:`nt_xent`).
     - :mod:`.batch_nce` -- the batch-level ``nce`` and ``subtract`` losses of the
       HLTM code (:func:`batch_nce`, :func:`batch_subtract`).
     - :mod:`.soft_triplet` -- the soft-triplet loss (:func:`soft_triplet`).
@@ -22,6 +24,7 @@ Modules:
 from contrastlab.losses.batch_nce import batch_nce, batch_subtract
 from contrastlab.losses.hard import hard_infonce_in_batch, hard_simple_in_batch
 from contrastlab.losses.infonce import infonce_distance, infonce_in_batch
+from contrastlab.losses.ntxent import nt_xent
 from contrastlab.losses.simple import simple_in_batch
 from contrastlab.losses.soft_triplet import soft_triplet
 from contrastlab.losses.spectral import (
@@ -38,6 +41,7 @@ __all__ = [
     "hard_simple_in_batch",
     "infonce_distance",
     "infonce_in_batch",
+    "nt_xent",
     "simple_in_batch",
     "soft_triplet",
     "spectral_contrastive",

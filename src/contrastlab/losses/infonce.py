@@ -5,7 +5,9 @@ and the negatives:
 
 * :func:`infonce_in_batch` -- logits are cosine similarities / tau, the
   negatives of an anchor are the other samples of the batch of the other
-  view (SimCLR [1]; Wang & Liu 2021 [2], Eq. 1):
+  view (the cross-view form: B - 1 negatives; Wang & Liu 2021 [2], Eq. 1). SimCLR's
+  NT-Xent [1] also counts the anchor's own view's other samples (2B - 2 negatives):
+  :func:`contrastlab.losses.ntxent.nt_xent`:
   ``L_i = -log( exp(s_ii / tau) / sum_k exp(s_ik / tau) )``;
 * :func:`infonce_distance` -- logits are minus half squared distances / tau,
   with a separate set of independent negatives (Tian et al. 2020 [3], Sec. 3):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contrastlab.encoders.config import EncoderConfig
-from contrastlab.families.image_config import check_image_job, image_job_memory
+from contrastlab.families.image_config import check_image_job, image_job_memory, negatives_param
 from contrastlab.images.config import SIDE, ImageAugmentConfig, ImageDataConfig
 from contrastlab.params import param
 
@@ -73,6 +73,7 @@ class DigitsAugmentConfig(ImageDataConfig, ImageAugmentConfig, EncoderConfig):
         const=True,
     )
     temperature: float = param(0.2, "loss", "Temperature tau.", exclusive_minimum=0.0)
+    negatives: str = negatives_param()
     # -- train -------------------------------------------------------------------------------------
     steps: int = param(300, "train", "Optimiser steps.", minimum=1)
     batch_size: int = param(

@@ -27,6 +27,7 @@ import xarray as xr
 from contrastlab.families.digits_augment.config import DigitsAugmentConfig
 from contrastlab.families.image_task import ImageContrastTask, factor_probes, factor_variables
 from contrastlab.losses.infonce import infonce_in_batch
+from contrastlab.losses.ntxent import nt_xent
 
 
 class DigitsAugmentTask(ImageContrastTask):
@@ -40,7 +41,8 @@ class DigitsAugmentTask(ImageContrastTask):
 
     def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         v1, v2 = batch
-        return infonce_in_batch(self.embed(v1), self.embed(v2), self.cfg.temperature)
+        loss = nt_xent if self.cfg.negatives == "nt_xent" else infonce_in_batch
+        return loss(self.embed(v1), self.embed(v2), self.cfg.temperature)
 
     @torch.no_grad()
     def evaluate(self, r: int) -> dict[str, np.ndarray]:

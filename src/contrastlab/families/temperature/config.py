@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 
 from contrastlab.encoders.config import EncoderConfig, encoder_param
-from contrastlab.families.image_config import check_image_job, image_job_memory
+from contrastlab.families.image_config import check_image_job, image_job_memory, negatives_param
 from contrastlab.images.config import (
     LEVELS,
     SIDE,
@@ -94,6 +94,7 @@ class TemperatureConfig(ImageDataConfig, ImageAugmentConfig, EncoderConfig):
         "tau of their r_i entropy metric).",
         exclusive_minimum=0.0,
     )
+    negatives: str = negatives_param()
     hard_fraction: float = param(
         0.08,
         "loss",
@@ -183,6 +184,10 @@ class TemperatureConfig(ImageDataConfig, ImageAugmentConfig, EncoderConfig):
     def check(self) -> None:
         """Cross-field rules; the message names the key."""
         check_image_job(self)
+        if self.negatives == "nt_xent" and self.kind != "infonce":
+            raise ValueError(
+                f"loss.negatives nt_xent is implemented for loss.kind infonce only, not {self.kind}"
+            )
         _, n_test = self.split_sizes()
         if n_test < 11:
             key = "data.test_fraction" if self.source == "digits" else "data.n_test"

@@ -30,6 +30,7 @@ from contrastlab.families.temperature.metrics import penalty_entropy
 from contrastlab.images.digits import Augment
 from contrastlab.losses.hard import hard_infonce_in_batch, hard_simple_in_batch, n_hard
 from contrastlab.losses.infonce import infonce_in_batch
+from contrastlab.losses.ntxent import nt_xent
 from contrastlab.losses.simple import simple_in_batch
 from contrastlab.metrics.embedding import local_separation, tolerance
 from contrastlab.results import cf
@@ -61,6 +62,8 @@ def contrastive_loss(
     kind = cfg.kind
     tau = cfg.temperature if tau is None else tau
     if kind == "infonce":
+        if cfg.negatives == "nt_xent":
+            return nt_xent(z1, z2, tau)
         return infonce_in_batch(z1, z2, tau)
     if kind == "hard":
         return hard_infonce_in_batch(z1, z2, tau, cfg.hard_fraction)
