@@ -36,6 +36,30 @@ def test_sgd_equals_torch_sgd_bit_for_bit():
         assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize(("momentum", "wd"), [(0.9, 0.0), (0.0, 5e-4), (0.9, 4e-4)])
+def test_sgd_with_momentum_and_weight_decay_equals_torch_sgd_bit_for_bit(momentum, wd):
+    ours, _ = _run(lambda ps: SGD(ps, lr=0.03, momentum=momentum, weight_decay=wd))
+    ref, _ = _run(
+        lambda ps: torch.optim.SGD(ps, lr=0.03, momentum=momentum, weight_decay=wd, foreach=False)
+    )
+    for a, b in zip(ours, ref, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_sgd_momentum_state_dict_resumes_exactly():
+    half, opt = _run(lambda ps: SGD(ps, lr=0.03, momentum=0.9, weight_decay=1e-3), steps=5)
+    again = SGD([p.clone().requires_grad_() for p in half], lr=0.1)
+    again.load_state_dict(opt.state_dict())
+    assert (again.lr, again.momentum, again.weight_decay) == (0.03, 0.9, 1e-3)
+    assert all(torch.equal(a, b) for a, b in zip(again.buffers, opt.buffers, strict=True))
+    # the next step from the restored state equals the next step of the original
+    for o in (opt, again):
+        for p in o.params:
+            p.grad = torch.ones_like(p)
+        o.step()
+    assert all(torch.equal(a, b) for a, b in zip(opt.params, again.params, strict=True))
+
+
 def test_adam_state_dict_resumes_exactly():
     full, _ = _run(lambda ps: Adam(ps, lr=0.01), steps=10)
     half, opt = _run(lambda ps: Adam(ps, lr=0.01), steps=5)

@@ -74,14 +74,23 @@ def streams(
     return [generator(int(s), stream_name(family, name), device) for s in seeds]
 
 
-def make_optimizer(kind: str, params: Iterable[torch.Tensor], lr: float):
-    """The optimiser ``kind`` (``adam`` | ``sgd``, plain: no momentum or decay): the
-    numbers of ``torch.optim``'s, without its start-up cost (:mod:`contrastlab.optim`)."""
+def make_optimizer(
+    kind: str,
+    params: Iterable[torch.Tensor],
+    lr: float,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+):
+    """The optimiser ``kind`` (``adam`` | ``sgd``; SGD with optional momentum and weight
+    decay): the numbers of ``torch.optim``'s, without its start-up cost
+    (:mod:`contrastlab.optim`)."""
     params = list(params)
     if kind == "adam":
+        if momentum or weight_decay:
+            raise ValueError("train.momentum and train.weight_decay apply to sgd only")
         return Adam(params, lr=lr)
     if kind == "sgd":
-        return SGD(params, lr=lr)
+        return SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     raise ValueError(f"unknown optimizer {kind!r}; known: adam, sgd")
 
 

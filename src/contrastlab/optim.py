@@ -40,19 +40,57 @@ class _Optimizer:
 
 
 class SGD(_Optimizer):
-    """Plain SGD (no momentum, no weight decay): ``p <- p - lr * grad``."""
+    """SGD with torch's optional heavy-ball momentum and L2 weight decay (no dampening, no
+    Nesterov), the arithmetic of ``torch.optim.SGD``'s single-tensor path:
+    ``d = grad + wd * p``; ``buf = d`` at the first step, then ``buf = momentum * buf + d``;
+    ``p <- p - lr * buf`` (``p <- p - lr * d`` without momentum)."""
+
+    def __init__(
+        self,
+        params: Sequence[torch.Tensor],
+        lr: float,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr)
+        self.momentum = float(momentum)
+        self.weight_decay = float(weight_decay)
+        self.buffers: list[torch.Tensor | None] = [None] * len(self.params)
 
     @torch.no_grad()
     def step(self) -> None:
-        for p in self.params:
-            if p.grad is not None:
-                p.add_(p.grad, alpha=-self.lr)
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            d = p.grad
+            if self.weight_decay != 0:
+                d = d.add(p, alpha=self.weight_decay)
+            if self.momentum != 0:
+                buf = self.buffers[i]
+                if buf is None:
+                    buf = self.buffers[i] = torch.clone(d).detach()
+                else:
+                    buf.mul_(self.momentum).add_(d)
+                d = buf
+            p.add_(d, alpha=-self.lr)
 
     def state_dict(self) -> dict:
-        return {"lr": self.lr}
+        return {
+            "lr": self.lr,
+            "momentum": self.momentum,
+            "weight_decay": self.weight_decay,
+            "buffers": [None if b is None else b.clone() for b in self.buffers],
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.lr = float(state["lr"])
+        self.momentum = float(state.get("momentum", 0.0))
+        self.weight_decay = float(state.get("weight_decay", 0.0))
+        buffers = state.get("buffers") or [None] * len(self.params)
+        self.buffers = [
+            None if b is None else b.to(p.device).clone()
+            for b, p in zip(buffers, self.params, strict=True)
+        ]
 
 
 class Adam(_Optimizer):

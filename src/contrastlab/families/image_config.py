@@ -27,9 +27,24 @@ def negatives_param():
     )
 
 
+def momentum_param():
+    """The ``train.momentum`` key (SGD's heavy-ball momentum)."""
+    return param(0.0, "train", "sgd: momentum (0 = plain SGD).", minimum=0.0, exclusive_maximum=1.0)
+
+
+def weight_decay_param():
+    """The ``train.weight_decay`` key (SGD's L2 weight decay)."""
+    return param(0.0, "train", "sgd: L2 weight decay.", minimum=0.0)
+
+
 def check_image_job(cfg: Any) -> None:
     """The data keys (:meth:`ImageDataConfig.check_data`, a real source's folder
     included), the encoder against the images, the batch and the evaluation period."""
+    if cfg.optimizer != "sgd" and (cfg.momentum or cfg.weight_decay):
+        raise ValueError(
+            f"train.momentum ({cfg.momentum}) and train.weight_decay ({cfg.weight_decay}) "
+            f"apply to train.optimizer sgd, not {cfg.optimizer}"
+        )
     cfg.check_data(cfg.encoder)
     cfg.check_encoder(cfg.image_shape())
     n_train, _ = cfg.split_sizes()

@@ -176,7 +176,10 @@ class ImageContrastTask(Task):
                 v.copy_(state[k].to(v.device))
 
     def optimizer(self):
-        return make_optimizer(self.cfg.optimizer, self.model.params, self.cfg.lr)
+        cfg = self.cfg
+        return make_optimizer(
+            cfg.optimizer, self.model.params, cfg.lr, cfg.momentum, cfg.weight_decay
+        )
 
     def batches(self, r: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The two views of ``batch_size`` distinct training images per seed and step."""

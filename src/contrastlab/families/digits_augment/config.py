@@ -17,7 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contrastlab.encoders.config import EncoderConfig
-from contrastlab.families.image_config import check_image_job, image_job_memory, negatives_param
+from contrastlab.families.image_config import (
+    check_image_job,
+    image_job_memory,
+    momentum_param,
+    negatives_param,
+    weight_decay_param,
+)
 from contrastlab.images.config import SIDE, ImageAugmentConfig, ImageDataConfig
 from contrastlab.params import param
 
@@ -83,7 +89,9 @@ class DigitsAugmentConfig(ImageDataConfig, ImageAugmentConfig, EncoderConfig):
         minimum=2,
     )
     lr: float = param(0.01, "train", "Learning rate.", exclusive_minimum=0.0)
-    optimizer: str = param("adam", "train", "adam or sgd (plain).", choices=OPTIMIZERS)
+    optimizer: str = param("adam", "train", "adam or sgd.", choices=OPTIMIZERS)
+    momentum: float = momentum_param()
+    weight_decay: float = weight_decay_param()
     eval_every: int = param(
         150,
         "train",

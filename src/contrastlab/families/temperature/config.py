@@ -15,7 +15,13 @@ import math
 from dataclasses import dataclass
 
 from contrastlab.encoders.config import EncoderConfig, encoder_param
-from contrastlab.families.image_config import check_image_job, image_job_memory, negatives_param
+from contrastlab.families.image_config import (
+    check_image_job,
+    image_job_memory,
+    momentum_param,
+    negatives_param,
+    weight_decay_param,
+)
 from contrastlab.images.config import (
     LEVELS,
     SIDE,
@@ -120,7 +126,9 @@ class TemperatureConfig(ImageDataConfig, ImageAugmentConfig, EncoderConfig):
         minimum=2,
     )
     lr: float = param(0.005, "train", "Learning rate.", exclusive_minimum=0.0)
-    optimizer: str = param("adam", "train", "adam or sgd (plain).", choices=OPTIMIZERS)
+    optimizer: str = param("adam", "train", "adam or sgd.", choices=OPTIMIZERS)
+    momentum: float = momentum_param()
+    weight_decay: float = weight_decay_param()
     eval_every: int = param(
         200, "train", "Steps between two evaluations on the held-out split.", minimum=1
     )
