@@ -7,7 +7,15 @@ import pytest
 import xarray as xr
 from scipy import stats
 
-from contrastlab.claims import CLAIM_COLUMNS, Claim, claims_frame, contrast, seeds_needed, trend
+from contrastlab.claims import (
+    CLAIM_COLUMNS,
+    Claim,
+    claims_frame,
+    contrast,
+    equivalence,
+    seeds_needed,
+    trend,
+)
 
 PAIRED = Claim("p", "b beats a", "Fig. 1", "paper", "b - a", "paired_t")
 PAGE = Claim("p", "rises with k", "Fig. 2", "design", "y rising with k", "page")
@@ -109,3 +117,31 @@ def test_declarations_are_checked():
     with pytest.raises(ValueError, match="setting"):
         Claim("p", "c", "s", "ours", "q")
     assert list(claims_frame([]).columns) == CLAIM_COLUMNS
+
+
+EQUIV = Claim("P", "about the same", "s", "design", "a - b", test="tost", min_effect=0.05)
+
+
+@pytest.mark.parametrize(
+    ("mean", "sd", "verdict"),
+    [(0.0, 0.01, "supported"), (0.2, 0.01, "contradicted"), (-0.2, 0.01, "contradicted"),
+     (0.04, 0.2, "inconclusive")],
+)  # fmt: skip
+def test_equivalence_by_two_one_sided_tests(mean, sd, verdict):
+    x = mean + sd * stats.norm.ppf(np.linspace(0.05, 0.95, 12))
+    row = equivalence(EQUIV, x)
+    assert row["verdict"] == verdict and row["n_seeds"] == 12
+
+
+def test_equivalence_p_is_statsmodels_ttost_paired():
+    from statsmodels.stats.weightstats import ttost_paired
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(0.8, 0.02, 9), rng.normal(0.8, 0.02, 9)
+    row = equivalence(EQUIV, a - b)
+    p_ref = ttost_paired(a, b, -0.05, 0.05)[0]
+    assert abs(row["p_value"] - p_ref) < 1e-12
+    with pytest.raises(ValueError, match="tost"):
+        contrast(EQUIV, a - b)
+    with pytest.raises(ValueError, match="margin"):
+        equivalence(Claim("P", "c", "s", "design", "q", test="tost"), a - b)

@@ -63,7 +63,7 @@ CLAIM_COLUMNS = [
     "verdict",
 ]
 
-TESTS = ("paired_t", "wilcoxon", "page")
+TESTS = ("paired_t", "wilcoxon", "page", "tost")
 VERDICTS = ("supported", "contradicted", "inconclusive")
 POWER = 0.8
 MAX_SEEDS = 10_000
@@ -80,9 +80,11 @@ class Claim:
         setting: ``"paper"`` (the paper's own setting) or ``"design"`` (our substitute).
         quantity: the per-seed quantity whose sign the claim predicts (positive = as
             claimed), e.g. ``"best_corr(root): last epoch - epoch 0"``.
-        test: ``paired_t``, ``wilcoxon`` or ``page`` (an ordering over >= 3 levels).
+        test: ``paired_t``, ``wilcoxon``, ``page`` (an ordering over >= 3 levels) or
+            ``tost`` (an equivalence: "about the same", two one-sided tests).
         alpha: one-sided level.
-        min_effect: the smallest mean effect (in the quantity's units) that counts.
+        min_effect: the smallest mean effect (in the quantity's units) that counts; for
+            ``tost`` the equivalence margin m (the claim says |effect| < m).
     """
 
     paper: str
@@ -191,8 +193,11 @@ def contrast(claim: Claim, diffs, degenerate: str = "") -> dict:
     Returns:
         One table row (dict with the keys of :data:`CLAIM_COLUMNS`).
     """
-    if claim.test == "page":
-        raise ValueError("contrast() decides two-setting claims; use trend() for 'page'")
+    if claim.test in ("page", "tost"):
+        raise ValueError(
+            "contrast() decides two-setting claims; use trend() for 'page', "
+            "equivalence() for 'tost'"
+        )
     x, per_block = _as_seed_blocks(diffs)
     n = int(x.size)
     mean, sd, lo, hi = _interval(x)
@@ -219,6 +224,62 @@ def contrast(claim: Claim, diffs, degenerate: str = "") -> dict:
         blocks=blocks,
         degenerate=degenerate,
         verdict=_verdict(claim, mean, p_for, p_against),
+    )
+
+
+def equivalence(claim: Claim, diffs, degenerate: str = "") -> dict:
+    """Decide an equivalence claim ("about the same") from per-seed paired differences
+    by two one-sided t-tests (TOST, Schuirmann 1987) with the margin m = ``min_effect``.
+
+    Supported when both one-sided tests reject at ``alpha`` (mean > -m and mean < m: the
+    90% interval lies inside (-m, m) for alpha 0.05); contradicted when the mean lies
+    beyond the margin significantly (a one-sided t-test of |mean| > m on the side of the
+    mean); inconclusive otherwise. ``p_value`` is the TOST p (the larger of the two);
+    ``seeds_needed`` that of the one-sided test against the nearer margin.
+
+    Args:
+        claim: the declared claim (``test="tost"``, ``min_effect`` = the margin > 0).
+        diffs: differences of the two settings, seed first, then any block axes.
+        degenerate: a note on collapsed seeds.
+    """
+    if claim.test != "tost" or claim.min_effect <= 0:
+        raise ValueError("equivalence() needs a claim with test='tost' and a margin min_effect > 0")
+    m = claim.min_effect
+    x, per_block = _as_seed_blocks(diffs)
+    n = int(x.size)
+    mean, sd, lo, hi = _interval(x)
+    p_tost = p_beyond = math.nan
+    if n >= 2 and sd > 0:
+        p_low = float(stats.ttest_1samp(x, -m, alternative="greater").pvalue)
+        p_high = float(stats.ttest_1samp(x, m, alternative="less").pvalue)
+        p_tost = max(p_low, p_high)
+        p_beyond = float(
+            stats.ttest_1samp(x, m, alternative="greater").pvalue
+            if mean >= 0
+            else stats.ttest_1samp(x, -m, alternative="less").pvalue
+        )
+    elif n >= 2:  # every seed the same difference
+        p_tost, p_beyond = (0.0, 1.0) if abs(mean) < m else (1.0, 0.0)
+    if math.isfinite(p_tost) and p_tost < claim.alpha:
+        verdict = "supported"
+    elif math.isfinite(p_beyond) and p_beyond < claim.alpha:
+        verdict = "contradicted"
+    else:
+        verdict = "inconclusive"
+    room = m - abs(mean) if math.isfinite(mean) else math.nan
+    needed = math.inf if math.isfinite(room) and room <= 0 else seeds_needed(room, sd, claim.alpha)
+    blocks = f"{int((per_block > 0).sum())}/{per_block.size} > 0" if per_block.size > 1 else ""
+    return _row(
+        claim,
+        n_seeds=n,
+        effect=mean,
+        ci_low=lo,
+        ci_high=hi,
+        p_value=p_tost,
+        seeds_needed=needed if n >= 2 else math.nan,
+        blocks=blocks,
+        degenerate=degenerate,
+        verdict=verdict,
     )
 
 
