@@ -9,7 +9,10 @@ Modules:
       negatives from the other view), and per anchor with
       independent negatives on squared distances (:func:`infonce_distance`,
       Tian et al. 2020 Sec. 3).
-    - :mod:`.ntxent` -- SimCLR's NT-Xent: 2B anchors, 2B - 2 negatives (:func:`nt_xent`).
+    - :mod:`.ntxent` -- SimCLR's NT-Xent: 2B anchors, 2B - 2 negatives, and Tian et al.'s
+      beta variant (:func:`nt_xent`).
+    - :mod:`.exact_cov` -- Tian et al.'s exact-covariance loss with detached weights
+      (:func:`exact_cov`).
     - :mod:`.batch_nce` -- the batch-level ``nce`` and ``subtract`` losses of the
       HLTM code (:func:`batch_nce`, :func:`batch_subtract`).
     - :mod:`.soft_triplet` -- the soft-triplet loss (:func:`soft_triplet`).
@@ -22,6 +25,7 @@ Modules:
 """
 
 from contrastlab.losses.batch_nce import batch_nce, batch_subtract
+from contrastlab.losses.exact_cov import exact_cov
 from contrastlab.losses.hard import hard_infonce_in_batch, hard_simple_in_batch
 from contrastlab.losses.infonce import infonce_distance, infonce_in_batch
 from contrastlab.losses.ntxent import nt_xent
@@ -37,6 +41,7 @@ from contrastlab.losses.spectral import (
 __all__ = [
     "batch_nce",
     "batch_subtract",
+    "exact_cov",
     "hard_infonce_in_batch",
     "hard_simple_in_batch",
     "infonce_distance",
