@@ -184,21 +184,22 @@ def test_cross_field_rule_names_the_sweep_point(cfg, schema):
 
 def test_paper_config_validates_and_fuses(root, schema, tmp_path):
     """config/paper.yaml (README, "Speed") is a valid config with every family in it, its
-    image experiments on CIFAR-10 (read from data_root: a miniature in the official layout)
+    image experiments on CIFAR-10 and STL-10 (read from data_root: miniatures in the official
+    layouts)
     with ResNet-18 on CUDA; without the folder the error names it and the files."""
     from contrastlab.config import load_config_files, training_jobs
 
-    from images.miniature import write_cifar10
+    from images.miniature import write_cifar10, write_stl10
 
     paper = load_config_files([root / "config/paper.yaml"])
     want = r"missing does not exist.*cifar-10-batches-py/.*cifar-10-python.tar.gz"
     with pytest.raises(ConfigError, match=want):
         validate_config({**paper, "data_root": str(tmp_path / "missing")}, schema)
-    mini = write_cifar10(tmp_path / "data")
+    mini = write_stl10(write_cifar10(tmp_path / "data"))
     cfg = validate_config({**paper, "data_root": str(mini)}, schema)
     assert {e["family"] for e in cfg["experiments"].values()} == set(FAMILIES)
     images = [e for e in cfg["experiments"].values() if e.get("data", {}).get("source")]
-    assert {e["data"]["source"] for e in images} == {"cifar10"} and len(images) >= 2
+    assert {e["data"]["source"] for e in images} == {"cifar10", "stl10"} and len(images) >= 2
     assert {e["model"]["encoder"] for e in images} == {"resnet18"} and cfg["device"] == "cuda"
     assert cfg["n_seeds"] >= 5
     hltm = cfg["experiments"]["hltm"]
