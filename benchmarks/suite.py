@@ -16,6 +16,8 @@ Sections (see benchmarks/README.md for how to read them):
                     when bench_batched_seeds.measure gives no floor)
   width             Wen & Li step time and its floor vs model width, K = 8 batched
   hltm_epoch        one HLTM epoch per seed for 1 and 8 seeds (bench_hltm.measure)
+  conv_encoder      the ConvNet's step per member for K = 1, 4, 8, 16 batched vs a loop vs
+                    one process per member, and its conv/GEMM floor (bench_conv.measure)
   fused_vs_unfused  the 7 InfoNCE tau points of experiment temperature as one fused job
                     (pipeline.train_job) vs one job per point (pipeline.train)
   workflow, stages  the default Snakemake run end to end in a fresh copy of the repository,
@@ -85,6 +87,9 @@ class Settings:
     batched_jobs: int = 2
     batched_modes: tuple[str, ...] = ("batched", "loop", "processes")
     hltm_seeds: tuple[int, ...] = (1, 8)
+    conv_ks: tuple[int, ...] = (1, 4, 8, 16)
+    conv_steps: int = 30
+    conv_processes: bool = True
     hltm_samples: int = 64000
     hltm_repeats: int = 3
     fused_steps: int = 100
@@ -109,6 +114,9 @@ class Settings:
             batched_modes=("batched", "loop"),
             hltm_samples=4000,
             hltm_repeats=1,
+            conv_ks=(1, 2),
+            conv_steps=2,
+            conv_processes=False,
             fused_steps=10,
             widths=(25, 50, 100, 200),
             first_experiment_only=True,
@@ -470,6 +478,21 @@ def section_hltm(res: Results, s: Settings) -> str:
     return "ok"
 
 
+def section_conv(res: Results, s: Settings) -> str:
+    """The ConvNet's step per member: batched vs loop vs one process per member, and its
+    floor (:mod:`bench_conv`)."""
+    measure, why = optional_function("bench_conv", "measure")
+    if measure is None:
+        return f"skipped: {why}"
+    with torch_threads(None):
+        rows = measure(list(s.conv_ks), steps=s.conv_steps, threads=1, processes=s.conv_processes)
+    for row in rows:
+        K = row.pop("K")
+        for key, v in row.items():
+            res.add("conv_encoder", "convnet 16-32-64, 16x16", K, key, v, "s")
+    return "ok"
+
+
 # -- (c) fused vs unfused sweep points --------------------------------------------------
 def temperature_points(kind: str = "infonce", steps: int = 100) -> list:
     """The points of experiment ``temperature`` with ``loss.kind == kind`` (7 taus),
@@ -779,7 +802,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         nargs="+",
         default=None,
         help="run only these sections (families batched_seeds width hltm_epoch "
-        "fused_vs_unfused workflow)",
+        "conv_encoder fused_vs_unfused workflow)",
     )
     wf = ap.add_mutually_exclusive_group()
     wf.add_argument(
@@ -846,6 +869,8 @@ def main(argv=None) -> int:
         run_section(res, "width", section_width, s, device)
     if want("hltm_epoch"):
         run_section(res, "hltm_epoch", section_hltm, s)
+    if want("conv_encoder"):
+        run_section(res, "conv_encoder", section_conv, s)
     if want("fused_vs_unfused"):
         run_section(res, "fused_vs_unfused", section_fused, s, device)
     if workflow and want("workflow"):
