@@ -38,6 +38,7 @@ from contrastlab.config import (  # noqa: E402
     validate_config,
 )
 from contrastlab.engine import Engine  # noqa: E402
+from contrastlab.images.datasets import DATASETS  # noqa: E402
 from contrastlab.pipeline import build_task, synthesize  # noqa: E402
 from contrastlab.utils import device_name, resolve_device  # noqa: E402
 
@@ -74,12 +75,20 @@ def estimate_job(job, n_seeds: list[int], device, steps: int) -> dict:
             torch.cuda.synchronize()
         t_steps += time.perf_counter() - t0
         done += 1
-    per_round = done + sum(1 for _ in batches)  # the rest of round 0, not trained
     if getattr(task, "_eval_every", None):
         total_steps = task._steps
     else:
+        per_round = done + sum(1 for _ in batches)  # the rest of round 0, not trained
         total_steps = per_round * task.n_rounds
     step = t_steps / max(done, 1)
+    # an image job on a miniature data set: its evaluation (and data) scale with the images
+    scale = 1.0
+    cfg = task.cfg
+    if getattr(cfg, "source", None) in DATASETS and hasattr(task, "x_train"):
+        full_train, full_test = cfg.split_sizes()
+        have = task.x_train.shape[1] + task.x_test.shape[1]
+        scale = max(1.0, (full_train + full_test) / have)
+        t_eval, t_data = t_eval * scale, t_data * scale
     total = t_data + (task.n_rounds + 1) * t_eval + total_steps * step
     return {
         "data_s": t_data,
@@ -89,6 +98,7 @@ def estimate_job(job, n_seeds: list[int], device, steps: int) -> dict:
         "rounds": task.n_rounds,
         "models": len(task.seeds),
         "total_s": total,
+        "scaled": scale,
     }
 
 
@@ -108,11 +118,40 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", help="cpu | cuda | auto")
     ap.add_argument("--steps", type=int, default=20, help="steps timed per job (default 20)")
     ap.add_argument("--only", nargs="*", help="experiments to estimate (default: all active)")
+    ap.add_argument("--data-root", help="folder of the real image data sets (sets data_root)")
+    ap.add_argument(
+        "--miniature",
+        type=int,
+        metavar="N",
+        help="without the real data: time the image jobs on miniatures of about N training "
+        "images per data set, written in the official layouts to a temporary folder; step "
+        "times are those of the real image size, evaluations are scaled up to the real split "
+        "sizes (linearly: a lower bound)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
-    config = validate_config(
-        load_config_files([args.configfile]), ROOT / "workflow/schemas/config.schema.yaml"
-    )
+    raw = load_config_files([args.configfile])
+    if args.data_root:
+        raw["data_root"] = args.data_root
+    elif args.miniature:
+        import tempfile
+
+        sys.path.insert(0, str(ROOT / "tests"))
+        from images.miniature import write_miniature
+
+        folder = Path(tempfile.mkdtemp(prefix="contrastlab-miniature-"))
+        n = max(1, args.miniature)
+        sizes = {
+            "cifar10": {"n_per_batch": max(1, n // 5)},
+            "cifar100": {"n_train": n, "n_test": max(1, n // 5)},
+            "svhn": {"n_train": n, "n_test": max(1, n // 5)},
+            "stl10": {"n_train": n, "n_test": max(1, n // 5), "n_unlabeled": 1},
+        }
+        for name, kw in sizes.items():
+            write_miniature(name, folder, **kw)
+        raw["data_root"] = str(folder)
+        print(f"(miniature data sets of ~{n} training images in {folder})")
+    config = validate_config(raw, ROOT / "workflow/schemas/config.schema.yaml")
     device = resolve_device(args.device)
     print(
         f"estimate of {args.configfile} on {platform.node()} ({os.cpu_count()} cores, "
