@@ -84,9 +84,9 @@ def estimate_job(job, n_seeds: list[int], device, steps: int) -> dict:
     # an image job on a miniature data set: its evaluation (and data) scale with the images
     scale = 1.0
     cfg = task.cfg
-    if getattr(cfg, "source", None) in DATASETS and hasattr(task, "x_train"):
+    if getattr(cfg, "source", None) in DATASETS and hasattr(task, "n_train"):
         full_train, full_test = cfg.split_sizes()
-        have = task.x_train.shape[1] + task.x_test.shape[1]
+        have = task.n_train + task.n_test
         scale = max(1.0, (full_train + full_test) / have)
         t_eval, t_data = t_eval * scale, t_data * scale
     total = t_data + (task.n_rounds + 1) * t_eval + total_steps * step

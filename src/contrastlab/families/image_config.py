@@ -48,6 +48,8 @@ def check_image_job(cfg: Any) -> None:
     cfg.check_data(cfg.encoder)
     cfg.check_encoder(cfg.image_shape())
     n_train, _ = cfg.split_sizes()
+    if cfg.unlabeled:  # the contrastive batches draw from the unlabeled split too
+        n_train += image_config.DATASETS[cfg.source].sizes["unlabeled"]
     image_config.check_training(n_train, cfg.batch_size, cfg.eval_every, cfg.steps)
 
 

@@ -43,7 +43,7 @@ from contrastlab.encoders import make_encoder
 from contrastlab.engine import Task, make_optimizer
 from contrastlab.images import augment as image_augment
 from contrastlab.images import digits
-from contrastlab.images.sources import load_images
+from contrastlab.images.sources import load_pools
 from contrastlab.metrics.embedding import alignment, neg_uniformity, pca_2d
 from contrastlab.metrics.probes import probe_accuracy
 from contrastlab.results import cf
@@ -94,18 +94,17 @@ class ImageContrastTask(Task):
         self.cfg = cfg
         self.device = dev = torch.device(device)
         self.flat = cfg.source == "digits"
-        x_train, x_test = load_images(cfg, data)  # uint8 (seed, n, C, H, W) or float digits
-        self.x_train = torch.as_tensor(x_train, device=dev)
-        self.x_test = torch.as_tensor(x_test, device=dev)
+        pools = load_pools(cfg, data)  # shared image pools and per-seed indices into them
+        self.pools = {k: torch.as_tensor(pools[k], device=dev) for k in ("train", "test")}
+        self.index = {
+            k: torch.as_tensor(pools[f"{k}_index"], device=dev) for k in ("train", "test", "batch")
+        }
+        self.n_train, self.n_test = (self.index[k].shape[1] for k in ("train", "test"))
         if self.flat:
             self.shift = self.x_train.mean(1, keepdim=True)
             self.scale = torch.ones_like(self.shift)
-        else:  # per-channel mean and std of the training split, per seed
-            mean = torch.stack([(x.double() / 255).mean((0, 2, 3)) for x in self.x_train])
-            sq = torch.stack([(x.double() / 255).pow(2).mean((0, 2, 3)) for x in self.x_train])
-            std = (sq - mean**2).clamp_min(1e-12).sqrt()
-            self.shift = mean.float()[:, None, :, None, None]
-            self.scale = std.float()[:, None, :, None, None]
+        else:  # per-channel mean and std of every seed's training split, in chunks
+            self.shift, self.scale = self._channel_stats()
         self.y_train = data["y_train"].values.astype(np.int64)
         self.y_test = data["y_test"].values.astype(np.int64)
         self.y_test_t = torch.as_tensor(self.y_test, device=dev)
@@ -137,6 +136,37 @@ class ImageContrastTask(Task):
         return image_augment.AugmentSpec(**cfg.image_level(self.strength(cfg)))
 
     # -- inputs and the encoder -----------------------------------------------------------------
+    def images(self, split: str, start: int = 0, stop: int | None = None) -> torch.Tensor:
+        """Raw images ``start:stop`` of every seed's ``train`` or ``test`` split (uint8, or
+        the digits' floats). Shape: (seed, n, ...)."""
+        return self.pools[split][self.index[split][:, start:stop]]
+
+    @property
+    def x_train(self) -> torch.Tensor:
+        """Every seed's training images. Shape: (seed, n_train, ...)."""
+        return self.images("train")
+
+    @property
+    def x_test(self) -> torch.Tensor:
+        """Every seed's held-out images. Shape: (seed, n_test, ...)."""
+        return self.images("test")
+
+    def _channel_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-channel mean and std of every seed's training images in [0, 1], float64
+        sums over chunks. Shape: (seed, 1, C, 1, 1) each."""
+        S, C = len(self.seeds), self.pools["train"].shape[1]
+        dev = self.device
+        total = torch.zeros(S, C, dtype=torch.float64, device=dev)
+        total_sq = torch.zeros_like(total)
+        for a in range(0, self.n_train, EVAL_CHUNK):
+            x = self.images("train", a, a + EVAL_CHUNK).double() / 255
+            total += x.sum((1, 3, 4))
+            total_sq += x.pow(2).sum((1, 3, 4))
+        n = self.n_train * self.pools["train"].shape[2] * self.pools["train"].shape[3]
+        mean = total / n
+        std = (total_sq / n - mean**2).clamp_min(1e-12).sqrt()
+        return mean.float()[:, None, :, None, None], std.float()[:, None, :, None, None]
+
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.cfg.image_shape())
 
@@ -184,23 +214,24 @@ class ImageContrastTask(Task):
     def batches(self, r: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The two views of ``batch_size`` distinct training images per seed and step."""
         self.model.train(True)
-        n_train = self.x_train.shape[1]
+        pool, index = self.pools["train"], self.index["batch"]
+        n = index.shape[1]
         B = self.cfg.batch_size
         for _ in range(self.steps_in_round(r)):
-            idx = torch.stack([torch.randperm(n_train, generator=g)[:B] for g in self.g_batch])
-            x = self.x_train[self._seed_index, idx.to(self.device)]  # (seed, B, ...)
+            idx = torch.stack([torch.randperm(n, generator=g)[:B] for g in self.g_batch])
+            x = pool[index[self._seed_index, idx.to(self.device)]]  # (seed, B, ...)
             yield self.two_views(x, self.g_aug)
 
     # -- evaluation -----------------------------------------------------------------------------
     @torch.no_grad()
-    def _chunked(self, x: torch.Tensor, views: bool = False):
-        """``(h, z)`` of raw images in chunks (eval mode); with ``views``, also the
-        embeddings of their two held-out views."""
+    def _chunked(self, split: str, views: bool = False):
+        """``(h, z)`` of a split's raw images in chunks (eval mode); with ``views``, also
+        the embeddings of their two held-out views."""
         self.model.train(False)
         gens = self.streams("eval_augment") if views else None
         hs, zs, e1s, e2s = [], [], [], []
-        for a in range(0, x.shape[1], EVAL_CHUNK):
-            chunk = x[:, a : a + EVAL_CHUNK]
+        for a in range(0, self.index[split].shape[1], EVAL_CHUNK):
+            chunk = self.images(split, a, a + EVAL_CHUNK)
             h, z = self.represent(self._float(chunk))
             hs.append(h)
             zs.append(z)
@@ -217,8 +248,8 @@ class ImageContrastTask(Task):
     def eval_views(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The held-out split's two views as every evaluation draws them (in [0, 1])."""
         gens = self.streams("eval_augment")
-        views = [self.two_views(self.x_test[:, a : a + EVAL_CHUNK], gens) for a in
-                 range(0, self.x_test.shape[1], EVAL_CHUNK)]  # fmt: skip
+        views = [self.two_views(self.images("test", a, a + EVAL_CHUNK), gens)
+                 for a in range(0, self.n_test, EVAL_CHUNK)]  # fmt: skip
         return tuple(torch.cat([v[i] for v in views], 1) for i in range(2))
 
     @torch.no_grad()
@@ -226,8 +257,8 @@ class ImageContrastTask(Task):
         """``(h_train, h_test, z_test, e1, e2)``: the representations of the training and
         held-out images, the held-out embedding and those of the held-out views.
         Shape: (seed, n, dim) each."""
-        h_train, _ = self._chunked(self.x_train)
-        h_test, z_test, e1, e2 = self._chunked(self.x_test, views=True)
+        h_train, _ = self._chunked("train")
+        h_test, z_test, e1, e2 = self._chunked("test", views=True)
         return h_train, h_test, z_test, e1, e2
 
     def shared_metrics(
@@ -260,7 +291,7 @@ class ImageContrastTask(Task):
 
     @torch.no_grad()
     def final_metrics(self) -> dict[str, np.ndarray]:
-        _, z_test = self._chunked(self.x_test)
+        _, z_test = self._chunked("test")
         return {"pca": pca_2d(z_test.double().cpu().numpy())}
 
     def shared_variables(
@@ -292,7 +323,7 @@ class ImageContrastTask(Task):
             "step": ("step", np.asarray(coords, dtype=np.int64), cf("training step", "1")),
             "test_sample": (
                 "test_sample",
-                np.arange(self.x_test.shape[1]),
+                np.arange(self.n_test),
                 cf("held-out sample", "1"),
             ),
             "component": ("component", np.array([1, 2]), cf("principal component", "1")),
@@ -315,8 +346,8 @@ def factor_probes(task: ImageContrastTask) -> dict[str, np.ndarray]:
     """
     if task.cfg.source != "shapes":
         return {}
-    h_train, _ = task._chunked(task.x_train)
-    h_test, _ = task._chunked(task.x_test)
+    h_train, _ = task._chunked("train")
+    h_test, _ = task._chunked("test")
     h_train, h_test = h_train.double().cpu().numpy(), h_test.double().cpu().numpy()
     acc, chance = [], []
     for name in PROBED_FACTORS:

@@ -129,6 +129,12 @@ class ImageDataConfig:
         "cifar-10-batches-py/, cifar100: cifar-100-python/, svhn: *_32x32.mat, stl10: "
         "stl10_binary/); README, 'Real image data sets'.",
     )
+    unlabeled: bool = param(
+        False,
+        "data",
+        "stl10: the contrastive batches also draw from the 100000 unlabeled images (the "
+        "authors' train+unlabeled); the probe still fits on the labelled training split.",
+    )
     test_fraction: float = param(
         0.2,
         "data",
@@ -264,6 +270,8 @@ class ImageDataConfig:
             ValueError: a bad combination; FileNotFoundError: a missing or incomplete
                 data.root.
         """
+        if self.unlabeled and self.source != "stl10":
+            raise ValueError(f"data.unlabeled needs data.source stl10, not {self.source}")
         if self.source == "digits":
             n_train, n_test = split_sizes(self.test_fraction)
             if n_test < N_CLASSES or n_train < N_CLASSES:
@@ -297,7 +305,8 @@ class ImageDataConfig:
                 f"data.root is required for data.source {self.source}: the folder that holds "
                 f"it ({DATASETS[self.source].url}; README, 'Real image data sets')"
             )
-        check_root(self.source, Path(self.root).expanduser(), ("train", "test"))
+        splits = ("train", "test", "unlabeled") if self.unlabeled else ("train", "test")
+        check_root(self.source, Path(self.root).expanduser(), splits)
         full = DATASETS[self.source].sizes
         for key, split in (("n_train", "train"), ("n_test", "test")):
             n = getattr(self, key)

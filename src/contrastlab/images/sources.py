@@ -14,8 +14,9 @@ training job reads back.
   files of ``data.root``, with the labels; the images stay in the user's folder and the
   attributes record the source, the folder and a SHA-256 of the files read.
 
-:func:`load_images` gives a job the images of its seeds: the stored pixels, or the
-real data set's images read from ``data.root`` at the stored indices.
+:func:`load_pools` gives a job its images as pools shared by its seeds and per-seed
+indices into them: the stored pixels, or the real data set's splits read once from
+``data.root`` (with ``stl10``'s unlabeled split for ``data.unlabeled``).
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ def _real(cfg: Any, seeds: Sequence[int], stream: str) -> xr.Dataset:
     from contrastlab.images.datasets import checksum, load
 
     root = Path(cfg.root).expanduser()
+    unlabeled = bool(getattr(cfg, "unlabeled", False))
+    splits = ("train", "test", "unlabeled") if unlabeled else ("train", "test")
     variables = {}
     coords = {"seed": ("seed", np.asarray(seeds, dtype=np.int64), cf("seed", "1"))}
     for split, key in (("train", "n_train"), ("test", "n_test")):
@@ -105,7 +108,8 @@ def _real(cfg: Any, seeds: Sequence[int], stream: str) -> xr.Dataset:
     attrs = {
         "data_source": cfg.source,
         "data_root": str(root.resolve()),
-        "data_sha256": checksum(cfg.source, root, ("train", "test")),
+        "data_sha256": checksum(cfg.source, root, splits),
+        "data_unlabeled": int(bool(getattr(cfg, "unlabeled", False))),
     }
     return xr.Dataset(variables, coords=coords, attrs=attrs)
 
@@ -136,17 +140,41 @@ def source_dataset(cfg: Any, seeds: Sequence[int], stream: str, title: str) -> x
     return ds
 
 
-def load_images(cfg: Any, data: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """``(x_train, x_test)`` of a job's seeds: the digits' flat float pixels
-    (seed, n, 64), or uint8 images (seed, n, C, H, W) stored or read from ``data.root``."""
+def load_pools(cfg: Any, data: xr.Dataset) -> dict[str, np.ndarray]:
+    """A job's images as pools shared by its seeds and per-seed indices into them.
+
+    Returns:
+        ``train`` and ``test``: the image pools (the digits' float pixels (P, 64), or uint8
+        images (P, C, H, W): the stored per-seed images one after another, or a real data
+        set's whole split read from ``data.root``, once for all seeds);
+        ``train_index``, ``test_index``: every seed's images in its pool (seed, n);
+        ``batch_index``: the images a seed's contrastive batches draw from (seed, m): its
+        training images, and for ``stl10`` with ``data.unlabeled`` the unlabeled split
+        appended to the training pool.
+    """
     if cfg.source in ("digits", "shapes"):
-        return np.asarray(data["x_train"].values), np.asarray(data["x_test"].values)
+        out = {}
+        for split in ("train", "test"):
+            x = np.asarray(data[f"x_{split}"].values)
+            S, n = x.shape[:2]
+            out[split] = x.reshape(S * n, *x.shape[2:])
+            out[f"{split}_index"] = np.arange(S * n).reshape(S, n)
+        out["batch_index"] = out["train_index"]
+        return out
     from pathlib import Path
 
     from contrastlab.images.datasets import load
 
-    out = []
+    root = Path(cfg.root).expanduser()
+    out = {}
     for split in ("train", "test"):
-        images, _ = load(cfg.source, Path(cfg.root).expanduser(), split)
-        out.append(images[np.asarray(data[f"{split}_index"].values)])
-    return out[0], out[1]
+        out[split], _ = load(cfg.source, root, split)
+        out[f"{split}_index"] = np.asarray(data[f"{split}_index"].values)
+    out["batch_index"] = out["train_index"]
+    if getattr(cfg, "unlabeled", False):
+        extra, _ = load(cfg.source, root, "unlabeled")
+        n = len(out["train"])
+        out["train"] = np.concatenate([out["train"], extra])
+        extra_idx = np.arange(n, n + len(extra))
+        out["batch_index"] = np.stack([np.concatenate([i, extra_idx]) for i in out["train_index"]])
+    return out

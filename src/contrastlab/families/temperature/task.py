@@ -133,7 +133,7 @@ class TemperatureTask(ImageContrastTask):
         self, history: dict[str, np.ndarray], coords: np.ndarray, final: dict[str, np.ndarray]
     ) -> xr.Dataset:
         ss = ("seed", "step")
-        n_test = self.x_test.shape[1]
+        n_test = self.n_test
 
         def f64(name):
             return np.asarray(history[name], dtype=np.float64)
