@@ -177,3 +177,14 @@ def _json_default(obj):
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     return str(obj)
+
+
+def point_attr(agg: xr.Dataset, name: str, default=None):
+    """The value of a point attribute (e.g. ``loss_variant``) that every point of an
+    aggregate shares: from its attributes (one point) or from ``points_provenance``
+    (several points); ``default`` when it is absent or the points disagree."""
+    if name in agg.attrs:
+        return agg.attrs[name]
+    prov = json.loads(agg.attrs.get("points_provenance", "[]") or "[]")
+    values = list(dict.fromkeys(p[name] for p in prov if name in p))
+    return values[0] if len(values) == 1 else default

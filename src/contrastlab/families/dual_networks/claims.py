@@ -27,6 +27,7 @@ import pandas as pd
 import xarray as xr
 
 from contrastlab.claims import Claim, claims_frame, contrast, equivalence
+from contrastlab.results import point_attr
 
 PAPER = "Tian et al. 2020"
 SOURCE = "Sec. 7 (STL-10 / CIFAR-10, ResNet-18 SimCLR; README of the authors' code)"
@@ -95,7 +96,7 @@ def claims(agg: xr.Dataset) -> pd.DataFrame:
     trained = _at(probe, "beta", 0.0) if "beta" in probe.dims else probe
     if trained is not None:
         nt = _at(trained, "variant", "nt_xent") if "variant" in trained.dims else None
-        if nt is None and agg.attrs.get("loss_variant") == "nt_xent":
+        if nt is None and point_attr(agg, "loss_variant") == "nt_xent":
             nt = trained
         if nt is not None:
             rows.append(contrast(GAIN, nt.isel(step=-1) - nt.isel(step=0)))

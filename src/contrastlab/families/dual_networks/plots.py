@@ -14,6 +14,7 @@ import xarray as xr
 
 from contrastlab import plotting
 from contrastlab.families.dual_networks.config import VARIANTS
+from contrastlab.results import point_attr
 
 
 def _axes(agg: xr.Dataset) -> xr.Dataset:
@@ -21,11 +22,11 @@ def _axes(agg: xr.Dataset) -> xr.Dataset:
     other sweep axis pooled into the seeds' band."""
     ds = agg
     if "variant" not in ds.dims:
-        ds = ds.expand_dims(variant=[str(agg.attrs.get("loss_variant", "this run"))])
+        ds = ds.expand_dims(variant=[str(point_attr(agg, "loss_variant", "this run"))])
     else:
         ds = ds.sel(variant=plotting.order_of(ds["variant"].values.tolist(), VARIANTS))
     if "beta" not in ds.dims:
-        ds = ds.expand_dims(beta=[float(agg.attrs.get("loss_beta", 0.0))])
+        ds = ds.expand_dims(beta=[float(point_attr(agg, "loss_beta", 0.0))])
     return ds
 
 

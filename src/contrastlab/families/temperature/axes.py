@@ -22,7 +22,7 @@ import numpy as np
 import xarray as xr
 
 from contrastlab.families.temperature.config import TAU_FREE
-from contrastlab.results import cf
+from contrastlab.results import cf, point_attr
 
 AXES = ("kind", "temperature")
 _ATTR = {"kind": "loss_kind", "temperature": "loss_temperature"}
@@ -31,12 +31,11 @@ _ATTR = {"kind": "loss_kind", "temperature": "loss_temperature"}
 def _point_value(agg: xr.Dataset, axis: str):
     """The single value of an axis that was not swept, from the datasets' attributes."""
     name = _ATTR[axis]
-    if name in agg.attrs:
-        return agg.attrs[name]
+    value = point_attr(agg, name)
+    if value is not None:
+        return value
     prov = json.loads(agg.attrs.get("points_provenance", "[]"))
     values = list(dict.fromkeys(p[name] for p in prov if name in p))
-    if len(values) == 1:
-        return values[0]
     raise ValueError(
         f"the aggregate has no {axis!r} axis and its points do not agree on {name}: {values}"
     )
