@@ -66,6 +66,8 @@ def test_defaults_validate_against_the_generated_schema_and_round_trip():
         ({"train": {"steps": 10, "eval_every": 20}}, "train.eval_every"),
         ({"analytic": {"taus": [0.1, 0.1]}}, "analytic.taus"),
         ({"loss": {"kind": "hard", "negatives": "nt_xent"}}, "loss.negatives"),
+        ({"loss": {"kind": "simple", "negatives": "memory_bank"}}, "loss.negatives"),
+        ({"loss": {"negatives": "memory_bank", "bank_negatives": 5000}}, "loss.bank_negatives"),
     ],
 )
 def test_check_names_the_key(sections, message):

@@ -186,3 +186,28 @@ def test_every_figure_for_every_layout(data, tmp_path):
             path = tmp_path / name.replace(" ", "_") / f"{fig.name}.png"
             fig.function()(agg, path)
             assert path.stat().st_size > 1000, (name, fig.name)
+
+
+@pytest.mark.parametrize("kind", ["infonce", "hard"])
+def test_memory_bank_trains_per_seed_as_alone_and_resumes(data, kind, tmp_path):
+    """loss.negatives memory_bank: view 1 against a bank of EMA features (Wu et al.); a
+    seed batched gets its numbers alone, the bank is checkpointed, and the bank moves."""
+    cfg = config(kind=kind, negatives="memory_bank", bank_negatives=64)
+    both = run(cfg, data, [3, 5])
+    alone = run(cfg, data, [5])
+    np.testing.assert_allclose(
+        both["loss"].sel(seed=5).values[1:], alone["loss"].sel(seed=5).values[1:], rtol=1e-5
+    )
+    ckpt = tmp_path / "bank.pt"
+    task = FAMILY.task(cfg, data, [3, 5], torch.device("cpu"))
+    start = task.bank.clone()
+    Engine(task, config={}, log=lambda m: None, checkpoint_path=ckpt).run()
+    assert not torch.equal(task.bank, start) and torch.allclose(
+        task.bank.norm(dim=-1), torch.ones(())
+    )
+    resumed = FAMILY.task(cfg, data, [3, 5], torch.device("cpu"))
+    out = Engine(resumed, config={}, log=lambda m: None, checkpoint_path=ckpt).run()
+    assert torch.equal(resumed.bank, task.bank)
+    np.testing.assert_array_equal(out["loss"].values, both["loss"].values)
+    with pytest.raises(ValueError, match="loss.negatives memory_bank"):
+        config(kind="simple", negatives="memory_bank").check()

@@ -15,15 +15,16 @@ from contrastlab.params import param
 NEGATIVES = ("cross_view", "nt_xent")
 
 
-def negatives_param():
-    """The ``loss.negatives`` key of InfoNCE on two views."""
+def negatives_param(extra: tuple[str, ...] = (), doc: str = ""):
+    """The ``loss.negatives`` key of InfoNCE on two views (``extra``: a family's own
+    choices, explained by ``doc``)."""
     return param(
         "cross_view",
         "loss",
         "InfoNCE's negatives: cross_view (each anchor's B - 1 other images of the other view, "
         "symmetric over the views; Wang & Liu's Eq. 1) or nt_xent (SimCLR: all 2B views are "
-        "anchors, 2B - 2 negatives, the same view's other images included).",
-        choices=NEGATIVES,
+        "anchors, 2B - 2 negatives, the same view's other images included)" + doc + ".",
+        choices=NEGATIVES + extra,
     )
 
 

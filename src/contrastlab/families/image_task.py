@@ -49,6 +49,21 @@ from contrastlab.metrics.probes import probe_accuracy
 from contrastlab.results import cf
 
 UNIFORMITY_T = 2.0  # the t of L_unif used by Wang & Isola and Wang & Liu
+
+
+class Views(tuple):
+    """A training batch: the pair ``(view1, view2)``, with ``idx`` the batch's images
+    (positions in the seed's batch pool, Shape (seed, B)) for losses that need them (a
+    memory bank)."""
+
+    idx: torch.Tensor
+
+    def __new__(cls, views: tuple[torch.Tensor, torch.Tensor], idx: torch.Tensor):
+        out = super().__new__(cls, views)
+        out.idx = idx
+        return out
+
+
 EVAL_CHUNK = 1024  # images per forward pass in an evaluation
 
 
@@ -211,7 +226,7 @@ class ImageContrastTask(Task):
             cfg.optimizer, self.model.params, cfg.lr, cfg.momentum, cfg.weight_decay
         )
 
-    def batches(self, r: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(self, r: int) -> Iterator[Views]:
         """The two views of ``batch_size`` distinct training images per seed and step."""
         self.model.train(True)
         pool, index = self.pools["train"], self.index["batch"]
@@ -219,8 +234,9 @@ class ImageContrastTask(Task):
         B = self.cfg.batch_size
         for _ in range(self.steps_in_round(r)):
             idx = torch.stack([torch.randperm(n, generator=g)[:B] for g in self.g_batch])
-            x = pool[index[self._seed_index, idx.to(self.device)]]  # (seed, B, ...)
-            yield self.two_views(x, self.g_aug)
+            idx = idx.to(self.device)
+            x = pool[index[self._seed_index, idx]]  # (seed, B, ...)
+            yield Views(self.two_views(x, self.g_aug), idx)
 
     # -- evaluation -----------------------------------------------------------------------------
     @torch.no_grad()

@@ -100,7 +100,25 @@ class TemperatureConfig(ImageDataConfig, ImageAugmentConfig, EncoderConfig):
         "tau of their r_i entropy metric).",
         exclusive_minimum=0.0,
     )
-    negatives: str = negatives_param()
+    negatives: str = negatives_param(
+        ("memory_bank",),
+        "; memory_bank (Wu et al., the paper's: view 1 against a bank of EMA features of "
+        "every training image, bank_negatives drawn per step)",
+    )
+    bank_negatives: int = param(
+        1024,
+        "loss",
+        "memory_bank: negatives drawn from the bank per step (the paper: 4096 of CIFAR's "
+        "50000; at most the training images).",
+        minimum=1,
+    )
+    bank_momentum: float = param(
+        0.5,
+        "loss",
+        "memory_bank: m of the update v <- normalise(m v + (1 - m) f) (Wu et al.: 0.5).",
+        minimum=0.0,
+        exclusive_maximum=1.0,
+    )
     hard_fraction: float = param(
         0.08,
         "loss",
@@ -196,6 +214,18 @@ class TemperatureConfig(ImageDataConfig, ImageAugmentConfig, EncoderConfig):
             raise ValueError(
                 f"loss.negatives nt_xent is implemented for loss.kind infonce only, not {self.kind}"
             )
+        if self.negatives == "memory_bank":
+            if self.kind not in ("infonce", "hard"):
+                raise ValueError(
+                    f"loss.negatives memory_bank is implemented for loss.kind infonce and "
+                    f"hard, not {self.kind}"
+                )
+            n_train, _ = self.split_sizes()
+            if self.bank_negatives > n_train:
+                raise ValueError(
+                    f"loss.bank_negatives ({self.bank_negatives}) must be <= the training "
+                    f"split ({n_train})"
+                )
         _, n_test = self.split_sizes()
         if n_test < 11:
             key = "data.test_fraction" if self.source == "digits" else "data.n_test"

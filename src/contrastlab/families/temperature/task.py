@@ -24,12 +24,13 @@ import numpy as np
 import torch
 import xarray as xr
 
-from contrastlab.families.image_task import ImageContrastTask
+from contrastlab.families.image_task import ImageContrastTask, Views
 from contrastlab.families.temperature.config import TemperatureConfig
 from contrastlab.families.temperature.metrics import penalty_entropy
 from contrastlab.images.digits import Augment
 from contrastlab.losses.hard import hard_infonce_in_batch, hard_simple_in_batch, n_hard
 from contrastlab.losses.infonce import infonce_in_batch
+from contrastlab.losses.memory_bank import bank_infonce, ema_update
 from contrastlab.losses.ntxent import nt_xent
 from contrastlab.losses.simple import simple_in_batch
 from contrastlab.metrics.embedding import local_separation, tolerance
@@ -89,6 +90,14 @@ class TemperatureTask(ImageContrastTask):
         super().__init__(cfg, data, seeds, device, members)
         # tau per member (fusable: a fused job trains several temperatures at once)
         self.tau = self.member_tensor(cfg, "temperature", self.device).view(-1, 1, 1)
+        self.bank = None
+        if cfg.negatives == "memory_bank":  # one EMA feature per image a batch can draw
+            gens = self.streams("bank_init")
+            n = self.index["batch"].shape[1]
+            init = torch.stack([torch.randn(n, cfg.embed_dim, generator=g) for g in gens])
+            self.bank = torch.nn.functional.normalize(init, dim=-1).to(self.device)
+            self.g_bank = self.streams("bank")
+            self.rng = self.rng + self.g_bank
 
     def strength(self, cfg: TemperatureConfig) -> str:
         return cfg.strength
@@ -96,9 +105,32 @@ class TemperatureTask(ImageContrastTask):
     def digits_augmentation(self, cfg: TemperatureConfig) -> Augment:
         return Augment(cfg.shift, cfg.noise, cfg.erase_prob, cfg.erase_size)
 
-    def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    def loss(self, batch: Views) -> torch.Tensor:
+        if self.bank is not None:
+            return self.bank_loss(batch)
         v1, v2 = batch
         return contrastive_loss(self.embed(v1), self.embed(v2), self.cfg, self.tau)
+
+    def bank_loss(self, batch: Views) -> torch.Tensor:
+        """InfoNCE (or the hard loss) of view 1 against the memory bank, then the bank's
+        EMA update of the batch's images (:mod:`contrastlab.losses.memory_bank`)."""
+        cfg, rows = self.cfg, self._seed_index
+        f = self.embed(batch[0])
+        n = self.bank.shape[1]
+        neg = torch.stack(
+            [torch.randperm(n, generator=g)[: cfg.bank_negatives] for g in self.g_bank]
+        ).to(self.device)
+        hard = cfg.hard_fraction if cfg.kind == "hard" else None
+        loss = bank_infonce(f, self.bank[rows, batch.idx], self.bank[rows, neg], self.tau, hard)
+        ema_update(self.bank, batch.idx, f.detach(), cfg.bank_momentum)
+        return loss
+
+    def state_dict(self) -> dict:
+        """The encoder's state and, with a memory bank, the bank."""
+        out = super().state_dict()
+        if self.bank is not None:
+            out["memory_bank"] = self.bank
+        return out
 
     @torch.no_grad()
     def evaluate(self, r: int) -> dict[str, np.ndarray]:
@@ -127,6 +159,7 @@ class TemperatureTask(ImageContrastTask):
             "loss_kind": cfg.kind,
             "loss_temperature": float(cfg.temperature),
             "hard_negatives": int(k),
+            "loss_negatives": cfg.negatives,
         }
 
     def to_dataset(
