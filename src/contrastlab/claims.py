@@ -180,6 +180,11 @@ def _as_seed_blocks(diffs) -> tuple[np.ndarray, np.ndarray]:
     return np.nanmean(d, axis=1), per_block[np.isfinite(per_block)]
 
 
+def _blocks(per_block: np.ndarray) -> str:
+    """``"k/n > 0"``: how many blocks (other sweep axes) agree in sign ("" for one)."""
+    return f"{int((per_block > 0).sum())}/{per_block.size} > 0" if per_block.size > 1 else ""
+
+
 def contrast(claim: Claim, diffs, degenerate: str = "") -> dict:
     """Decide a two-setting claim from per-seed paired differences.
 
@@ -212,7 +217,7 @@ def contrast(claim: Claim, diffs, degenerate: str = "") -> dict:
     elif n >= 2 and mean != 0:  # every seed the same non-zero difference
         p_for, p_against = (0.0, 1.0) if mean > 0 else (1.0, 0.0)
     p = p_for if not (math.isfinite(mean) and mean < 0) else p_against
-    blocks = f"{int((per_block > 0).sum())}/{per_block.size} > 0" if per_block.size > 1 else ""
+    blocks = _blocks(per_block)
     return _row(
         claim,
         n_seeds=n,
@@ -268,7 +273,7 @@ def equivalence(claim: Claim, diffs, degenerate: str = "") -> dict:
         verdict = "inconclusive"
     room = m - abs(mean) if math.isfinite(mean) else math.nan
     needed = math.inf if math.isfinite(room) and room <= 0 else seeds_needed(room, sd, claim.alpha)
-    blocks = f"{int((per_block > 0).sum())}/{per_block.size} > 0" if per_block.size > 1 else ""
+    blocks = _blocks(per_block)
     return _row(
         claim,
         n_seeds=n,
@@ -336,7 +341,7 @@ def trend(
         p_for = float(stats.ttest_1samp(x, 0.0, alternative="greater").pvalue)
         p_against = float(stats.ttest_1samp(x, 0.0, alternative="less").pvalue)
     p = p_for if not (math.isfinite(mean) and mean < 0) else p_against
-    blocks = f"{int((per_block > 0).sum())}/{per_block.size} > 0" if per_block.size > 1 else ""
+    blocks = _blocks(per_block)
     return _row(
         claim,
         n_seeds=int(x.size),
