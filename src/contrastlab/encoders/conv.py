@@ -46,6 +46,7 @@ References:
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -285,7 +286,7 @@ def head_specs(feat_dim: int, proj_hidden: int, embed_dim: int) -> list[Spec]:
     ]
 
 
-class BatchedEncoder:
+class BatchedEncoder(ABC):
     """Common base of the batched conv encoders: parameters, BN buffers, mode, head.
 
     A subclass sets ``K``, ``feat_dim``, ``embed_dim``, ``proj_hidden``, calls
@@ -355,12 +356,12 @@ class BatchedEncoder:
             self.training,
         )
 
+    @abstractmethod
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Backbone representation h, before the head.
+        """Backbone representation h, before the head (each encoder defines its own).
 
         Shape: (K, B, C, H, W) -> (K, B, feat_dim).
         """
-        raise NotImplementedError
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
         """Projection head, L2-normalised.
