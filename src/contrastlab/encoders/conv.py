@@ -363,8 +363,12 @@ class BatchedEncoder(ABC):
         Shape: (K, B, C, H, W) -> (K, B, feat_dim).
         """
 
+    # False: the head's raw output (e.g. for the spectral contrastive loss, which needs
+    # the unnormalised f); set on an instance
+    normalize: bool = True
+
     def head(self, h: torch.Tensor) -> torch.Tensor:
-        """Projection head, L2-normalised.
+        """Projection head, L2-normalised (unless ``normalize`` is False).
 
         Shape: (K, B, feat_dim) -> (K, B, embed_dim).
         """
@@ -377,7 +381,7 @@ class BatchedEncoder(ABC):
             u = self._bn(u.transpose(0, 1).reshape(B, K * P), "head.bn")
             u = torch.relu(u).view(B, K, P).transpose(0, 1)
             z = linear(u, p["head.fc2.weight"], p["head.fc2.bias"])
-        return F.normalize(z, dim=-1)
+        return F.normalize(z, dim=-1) if self.normalize else z
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Features and embeddings.

@@ -25,10 +25,10 @@ from dataclasses import MISSING, dataclass
 
 from contrastlab.params import param
 
-KINDS = ("hypercube", "manifolds", "digits")
+KINDS = ("hypercube", "manifolds", "digits", "shapes")
 HYPERCUBE_AUGMENTATIONS = ("resample", "additive", "multiplicative")
 SUB_SHAPES = ("blob", "segment")
-ENCODERS = ("linear", "mlp", "smooth")
+ENCODERS = ("linear", "mlp", "smooth", "convnet")
 ESTIMATORS = ("unbiased", "plugin")
 # The paper's lambda grid (Table 1); the digits grid is a part of it.
 PAPER_LAMBDAS = [0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0]
@@ -37,6 +37,7 @@ DIGIT_IMAGES = 1797
 DIGIT_PIXELS = 64
 DIGIT_CLASSES = 10
 DIGIT_SIDE = 8
+SHAPES_CLASSES = 10  # the image layer's default shapes classes
 
 
 @dataclass
@@ -48,7 +49,8 @@ class ClustersConfig:
         "hypercube",
         "data",
         "hypercube (x uniform on {+-1}^d, s invariant coordinates), manifolds (r clusters of "
-        "r0 augmentation sub-clusters) or digits (scikit-learn's 8x8 digits).",
+        "r0 augmentation sub-clusters), digits (scikit-learn's 8x8 digits) or shapes (the "
+        "procedural RGB shapes of the image layer, its default factors).",
         key="kind",
         choices=KINDS,
     )
@@ -95,11 +97,13 @@ class ClustersConfig:
         "manifolds: length of a segment sub-cluster (random direction, uniform position).",
         minimum=0.0,
     )
-    n_train: int = param(2000, "data", "hypercube, manifolds: training points per seed.", minimum=2)
+    n_train: int = param(
+        2000, "data", "hypercube, manifolds, shapes: training points per seed.", minimum=2
+    )
     n_eval: int = param(
         1000,
         "data",
-        "hypercube, manifolds: held-out points per seed (probes score and phi on them).",
+        "hypercube, manifolds, shapes: held-out points per seed (probes score and phi on them).",
         minimum=2,
     )
     test_fraction: float = param(
@@ -158,13 +162,22 @@ class ClustersConfig:
         minimum=1,
         maximum=DIGIT_SIDE,
     )
+    side: int = param(16, "data", "shapes: image side in pixels.", minimum=8, maximum=64)
     # -- model ---------------------------------------------------------------------------------
     encoder: str = param(
         "mlp",
         "model",
-        "linear (f(x) = Wx), mlp (ReLU MLP, unrestricted) or smooth (the same MLP with every "
-        "layer's spectral norm clipped so that its Lipschitz constant is <= model.lipschitz).",
+        "linear (f(x) = Wx), mlp (ReLU MLP, unrestricted), smooth (the same MLP with every "
+        "layer's spectral norm clipped so that its Lipschitz constant is <= model.lipschitz) or "
+        "convnet (shapes only: the image layer's ConvNet with a linear head to k).",
         choices=ENCODERS,
+    )
+    channels: list[int] = param(
+        [16, 32, 64],
+        "model",
+        "convnet: channels of each conv stage (3x3 conv, BatchNorm, ReLU, 2x2 max-pool).",
+        minimum=1,
+        max_items=6,
     )
     k: int = param(3, "model", "Output dimension k of the encoder (the paper's m).", minimum=1)
     width: int = param(64, "model", "mlp, smooth: hidden units of every hidden layer.", minimum=1)
@@ -190,8 +203,8 @@ class ClustersConfig:
     lambdas: list[float] = param(
         [1.0, 3.0, 10.0],
         "loss",
-        "digits: the lambda grid (a part of the paper's 0.1 .. 1000); one model per lambda, "
-        "trained batched; phi_m is the minimum over it.",
+        "digits, shapes: the lambda grid (a part of the paper's 0.1 .. 1000); one model per "
+        "lambda, trained batched; phi_m is the minimum over it.",
         exclusive_minimum=0.0,
         max_items=16,
     )
@@ -231,15 +244,20 @@ class ClustersConfig:
     # -- derived -------------------------------------------------------------------------------
     @property
     def input_dim(self) -> int:
-        """Dimension of an input x (64 pixels for digits)."""
+        """Dimension of an input x (64 pixels for digits, 3 x side x side for shapes)."""
+        if self.data_kind == "shapes":
+            return 3 * self.side * self.side
         return DIGIT_PIXELS if self.data_kind == "digits" else self.d
 
     @property
     def n_clusters(self) -> int:
-        """Classes of the cluster label: 2^s, r, or the 10 digits."""
-        return {"hypercube": 2**self.s, "manifolds": self.r, "digits": DIGIT_CLASSES}[
-            self.data_kind
-        ]
+        """Classes of the cluster label: 2^s, r, the 10 digits or the shapes' classes."""
+        return {
+            "hypercube": 2**self.s,
+            "manifolds": self.r,
+            "digits": DIGIT_CLASSES,
+            "shapes": SHAPES_CLASSES,
+        }[self.data_kind]
 
     def split_sizes(self) -> tuple[int, int]:
         """``(n_train, n_eval)`` of this kind (digits: scikit-learn's rounding of the split)."""
@@ -250,8 +268,10 @@ class ClustersConfig:
 
     @property
     def grid(self) -> list[float]:
-        """The lambdas trained (batched): ``loss.lambdas`` for digits, else ``[loss.lam]``."""
-        return [float(v) for v in self.lambdas] if self.data_kind == "digits" else [self.lam]
+        """The lambdas trained (batched): ``loss.lambdas`` for the images (digits, shapes),
+        else ``[loss.lam]``."""
+        images = self.data_kind in ("digits", "shapes")
+        return [float(v) for v in self.lambdas] if images else [self.lam]
 
     def warnings(self) -> list[str]:
         """Keys set away from their default that this data kind or encoder never reads."""
@@ -259,15 +279,17 @@ class ClustersConfig:
         reads = {
             "d": synthetic,
             "s": self.data_kind == "hypercube",
-            "n_train": synthetic,
-            "n_eval": synthetic,
+            "n_train": synthetic or self.data_kind == "shapes",
+            "n_eval": synthetic or self.data_kind == "shapes",
+            "side": self.data_kind == "shapes",
+            "channels": self.encoder == "convnet",
             "test_fraction": self.data_kind == "digits",
             "augment": self.data_kind == "hypercube",
             "eps": self.data_kind == "hypercube" and self.augment == "additive",
             "lam": synthetic,
-            "lambdas": self.data_kind == "digits",
-            "width": self.encoder != "linear",
-            "depth": self.encoder != "linear",
+            "lambdas": self.data_kind in ("digits", "shapes"),
+            "width": self.encoder in ("mlp", "smooth"),
+            "depth": self.encoder in ("mlp", "smooth"),
             "lipschitz": self.encoder == "smooth",
             "segment_length": self.data_kind == "manifolds" and self.sub_shape == "segment",
         }
@@ -347,7 +369,11 @@ class ClustersConfig:
                 f"model.k ({self.k}) must be <= the input dimension ({self.input_dim}) for "
                 "model.encoder linear: E[f f^T] = W E[x x^T] W^T has rank <= the input dimension"
             )
-        if self.encoder != "linear" and self.k > self.width + 1:
+        if self.encoder == "convnet" and self.data_kind != "shapes":
+            raise ValueError(
+                f"model.encoder convnet needs data.kind shapes (images), not {self.data_kind}"
+            )
+        if self.encoder in ("mlp", "smooth") and self.k > self.width + 1:
             raise ValueError(
                 f"model.k ({self.k}) must be <= model.width + 1 ({self.width + 1}): the outputs "
                 "W h + b of an MLP span at most width + 1 dimensions"

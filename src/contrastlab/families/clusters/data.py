@@ -271,6 +271,53 @@ def _digits(cfg: ClustersConfig, seeds, gens) -> dict[str, torch.Tensor]:
     return t
 
 
+# -- shapes -------------------------------------------------------------------------------------
+def shapes_augment():
+    """The views' augmentation on shapes: SimCLR's strong level of the image layer
+    (:class:`contrastlab.images.augment.AugmentSpec`, the default keys' values)."""
+    from contrastlab.images.augment import AugmentSpec
+    from contrastlab.images.config import ImageAugmentConfig
+
+    return AugmentSpec(**ImageAugmentConfig().image_level("strong"))
+
+
+def shapes_views(x: torch.Tensor, side: int, gens) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two augmented views of flat shapes images (pixels in [0, 1]).
+
+    Shape: (seed, n, 3 * side * side) -> two of the same shape.
+    """
+    from contrastlab.images.augment import two_views
+
+    S, n = x.shape[:2]
+    v1, v2 = two_views(x.reshape(S, n, 3, side, side), shapes_augment(), gens)
+    return v1.reshape(S, n, -1), v2.reshape(S, n, -1)
+
+
+def _shapes(cfg: ClustersConfig, seeds) -> dict[str, torch.Tensor]:
+    """``n_train + n_eval`` images per seed of the image layer's shapes source (its default
+    factors, ``data.side`` pixels), rendered in one call from the seed's ``clusters/shapes``
+    stream, flat pixels in [0, 1]; the held-out views drawn from the ``clusters/data``
+    streams."""
+    import numpy as np
+
+    from contrastlab.images.config import ImageDataConfig
+    from contrastlab.images.shapes import render
+    from contrastlab.utils import seed_for
+
+    spec = ImageDataConfig(side=cfg.side).shapes_spec()
+    t = {k: [] for k in ("x_train", "x_eval", "cluster_train", "cluster_eval")}
+    for seed in seeds:
+        rng = np.random.default_rng(seed_for(seed, f"{FAMILY}/shapes"))
+        d = render(cfg.n_train + cfg.n_eval, rng, spec)
+        x = torch.as_tensor(d.images.reshape(len(d.labels), -1)).float() / 255
+        y = torch.as_tensor(d.labels)
+        t["x_train"].append(x[: cfg.n_train])
+        t["x_eval"].append(x[cfg.n_train :])
+        t["cluster_train"].append(y[: cfg.n_train])
+        t["cluster_eval"].append(y[cfg.n_train :])
+    return {k: torch.stack(v) for k, v in t.items()}
+
+
 def synthesize(cfg: ClustersConfig, seeds: Sequence[int]) -> xr.Dataset:
     """Training points, held-out points, held-out positive pairs and labels of every seed.
 
@@ -292,12 +339,22 @@ def synthesize(cfg: ClustersConfig, seeds: Sequence[int]) -> xr.Dataset:
         t = _manifolds(cfg, gens)
     elif kind == "digits":
         t = _digits(cfg, seeds, gens)
+    elif kind == "shapes":
+        t = _shapes(cfg, seeds)
+        t["view1_eval"], t["view2_eval"] = shapes_views(t["x_eval"], cfg.side, gens)
     else:
-        raise ValueError(f"data.kind must be one of hypercube, manifolds, digits, got {kind!r}")
+        raise ValueError(
+            f"data.kind must be one of hypercube, manifolds, digits, shapes, got {kind!r}"
+        )
     n_train, n_eval = t["x_train"].shape[1], t["x_eval"].shape[1]
     dim = t["x_train"].shape[2]
     tr, ev = ("seed", "sample", "dim"), ("seed", "eval_sample", "dim")
-    what = {"hypercube": "invariant pattern", "manifolds": "cluster", "digits": "digit class"}[kind]
+    what = {
+        "hypercube": "invariant pattern",
+        "manifolds": "cluster",
+        "digits": "digit class",
+        "shapes": "shape class",
+    }[kind]
 
     def f32(name):
         return t[name].float().numpy()

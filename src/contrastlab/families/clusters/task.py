@@ -25,7 +25,12 @@ import xarray as xr
 
 from contrastlab.engine import Task, make_optimizer
 from contrastlab.families.clusters.config import ClustersConfig
-from contrastlab.families.clusters.data import digits_augment, hypercube_view, manifold_view
+from contrastlab.families.clusters.data import (
+    digits_augment,
+    hypercube_view,
+    manifold_view,
+    shapes_views,
+)
 from contrastlab.families.clusters.metrics import (
     invariant_angles,
     probe_relative_mse,
@@ -84,10 +89,34 @@ class ClustersTask(Task):
             self.sub_centres, self.seg_dirs = t("sub_centres"), t("seg_dirs")
         self.labels = self._labels(data)
         self.step_rounds(cfg.steps, cfg.eval_every)
-        self.params = {
-            k: v.to(device).requires_grad_()
-            for k, v in init_encoder(cfg, self.streams("init"), L).items()
-        }
+        self.conv = None
+        if cfg.encoder == "convnet":  # one ConvNet per (seed, lambda), a seed's lambdas alike
+            from contrastlab.encoders.convnet import BatchedConvNet
+
+            gens = []
+            for g in self.streams("init"):
+                for _ in range(L):
+                    twin = torch.Generator()
+                    twin.set_state(g.get_state())
+                    gens.append(twin)
+            self.conv = BatchedConvNet(
+                3,
+                cfg.side,
+                channels=tuple(cfg.channels),
+                embed_dim=cfg.k,
+                proj_hidden=0,
+                gens=gens,
+                device=device,
+            )
+            self.conv.normalize = False  # the spectral loss needs the raw f
+            self.params = {
+                k: v.view(S, L, *v.shape[1:]) for k, v in self.conv.named().items()
+            }  # (seed, lam, ...) views of the (seed * lam, ...) leaves
+        else:
+            self.params = {
+                k: v.to(device).requires_grad_()
+                for k, v in init_encoder(cfg, self.streams("init"), L).items()
+            }
         self.g_batch = self.streams("batches")
         self.g_aug = self.streams("augment")
         self.rng = self.g_batch + self.g_aug
@@ -121,7 +150,32 @@ class ClustersTask(Task):
         return self.params
 
     def optimizer(self):
-        return make_optimizer(self.cfg.optimizer, list(self.params.values()), self.cfg.lr)
+        leaves = self.conv.params if self.conv is not None else list(self.params.values())
+        return make_optimizer(self.cfg.optimizer, leaves, self.cfg.lr)
+
+    def state_dict(self) -> dict:
+        """The parameters (and the ConvNet's BatchNorm running statistics)."""
+        if self.conv is None:
+            return dict(self.params)
+        return {**self.conv.named(), **self.conv.buffers()}
+
+    def load_state_dict(self, state: dict) -> None:
+        with torch.no_grad():
+            for k, v in self.state_dict().items():
+                v.copy_(state[k].to(v.device))
+
+    def conv_encode(self, x: torch.Tensor, train: bool) -> torch.Tensor:
+        """f(x) of every ConvNet: flat shapes images shared by a seed's lambdas.
+
+        Shape: (seed, n, 3 * side * side) -> (seed, lam, n, k).
+        """
+        S, n = x.shape[:2]
+        L, side = len(self.grid), self.cfg.side
+        imgs = x.reshape(S, 1, n, 3, side, side).expand(S, L, n, 3, side, side)
+        self.conv.train(train)
+        _, f = self.conv(imgs.reshape(S * L, n, 3, side, side))
+        self.conv.train(True)
+        return f.reshape(S, L, n, -1)
 
     def views(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Two augmented views of the training points ``idx`` (Shape: (seed, batch))."""
@@ -134,6 +188,8 @@ class ClustersTask(Task):
         x = self.x_train[self.rows, idx]
         if cfg.data_kind == "hypercube":
             return tuple(hypercube_view(x, cfg.s, cfg.augment, cfg.eps, g) for _ in range(2))
+        if cfg.data_kind == "shapes":
+            return shapes_views(x, cfg.side, g)
         from contrastlab.images.digits import two_views
 
         return two_views(x, self.augment, g)
@@ -148,7 +204,8 @@ class ClustersTask(Task):
 
     def loss(self, batch) -> torch.Tensor:
         v1, v2 = batch
-        f = encode(self.params, torch.cat([v1, v2], dim=1), self.cfg)  # both views, one pass
+        both = torch.cat([v1, v2], dim=1)  # both views, one pass
+        f = self.conv_encode(both, True) if self.conv else encode(self.params, both, self.cfg)
         f1, f2 = f.split(v1.shape[1], dim=2)
         form = spectral_loss if self.cfg.estimator == "unbiased" else spectral_loss_plugin
         return form(f1, f2, self.lam).sum(1)  # (seed,): each lambda's model its own loss
@@ -159,11 +216,17 @@ class ClustersTask(Task):
         p = {k: v.detach().double() for k, v in self.params.items()}  # metrics in float64
         # a model with non-finite weights gets NaN metrics (the engine's guard names it)
         ok = torch.stack([v.isfinite().flatten(2).all(-1) for v in p.values()]).all(0)
-        p = {k: torch.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0) for k, v in p.items()}
-        Ws = effective_weights(p, cfg)
+        if self.conv is not None:  # the ConvNet in float32, eval mode; features in float64
 
-        def f(x):
-            return encode(p, x.double(), cfg, Ws)  # (S, L, n, k)
+            def f(x):
+                return self.conv_encode(x, False).double()  # (S, L, n, k)
+
+        else:
+            p = {k: torch.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0) for k, v in p.items()}
+            Ws = effective_weights(p, cfg)
+
+            def f(x):
+                return encode(p, x.double(), cfg, Ws)  # (S, L, n, k)
 
         f_train, f_eval, f1, f2 = f(self.x_train), f(self.x_eval), f(self.v1_eval), f(self.v2_eval)
         pos, reg = spectral_terms(f1, f2)
@@ -185,7 +248,7 @@ class ClustersTask(Task):
             out["angle_max"], out["angle_mean"] = angles.amax(-1), angles.mean(-1)
         else:
             out["angle_max"] = out["angle_mean"] = nan
-        out["lipschitz"] = lipschitz_bound(p, cfg)
+        out["lipschitz"] = lipschitz_bound(p, cfg) if self.conv is None else nan
         return {k: torch.where(ok, v, torch.nan) for k, v in out.items()}
 
     def summary(self, metrics: dict) -> str:
