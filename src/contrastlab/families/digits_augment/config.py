@@ -81,7 +81,7 @@ class DigitsAugmentConfig(ImageDataConfig, ImageAugmentConfig, EncoderConfig):
     temperature: float = param(0.2, "loss", "Temperature tau.", exclusive_minimum=0.0)
     negatives: str = negatives_param()
     # -- train -------------------------------------------------------------------------------------
-    steps: int = param(300, "train", "Optimiser steps.", minimum=1)
+    steps: int = param(200, "train", "Optimiser steps.", minimum=1)
     batch_size: int = param(
         128,
         "train",
@@ -93,7 +93,7 @@ class DigitsAugmentConfig(ImageDataConfig, ImageAugmentConfig, EncoderConfig):
     momentum: float = momentum_param()
     weight_decay: float = weight_decay_param()
     eval_every: int = param(
-        150,
+        100,
         "train",
         "Steps between two evaluations on the held-out split (probe, -L_unif, alignment).",
         minimum=1,
