@@ -351,11 +351,17 @@ PROBED_FACTORS = ("noise_pattern", "texture", "bg_colour", "shape_colour")
 
 
 @torch.no_grad()
-def factor_probes(task: ImageContrastTask) -> dict[str, np.ndarray]:
+def factor_probes(
+    task: ImageContrastTask, h_test: torch.Tensor | None = None
+) -> dict[str, np.ndarray]:
     """Held-out accuracy of a logistic-regression probe of every discrete nuisance factor
     of the ``shapes`` source from the final representation (what the embedding encodes
     of the dense features), and the chance level of each (its most frequent level's
     share of the held-out split). Empty for other sources.
+
+    Args:
+        task: the trained task.
+        h_test: the held-out representation if already computed (Shape (seed, n, dim)).
 
     Returns:
         ``{"factor_probe": (seed, factor), "factor_chance": (seed, factor)}``.
@@ -363,7 +369,8 @@ def factor_probes(task: ImageContrastTask) -> dict[str, np.ndarray]:
     if task.cfg.source != "shapes":
         return {}
     h_train, _ = task._chunked("train")
-    h_test, _ = task._chunked("test")
+    if h_test is None:
+        h_test, _ = task._chunked("test")
     h_train, h_test = h_train.double().cpu().numpy(), h_test.double().cpu().numpy()
     acc, chance = [], []
     for name in PROBED_FACTORS:

@@ -28,6 +28,7 @@ from contrastlab.families.digits_augment.config import DigitsAugmentConfig
 from contrastlab.families.image_task import ImageContrastTask, factor_probes, factor_variables
 from contrastlab.losses.infonce import infonce_in_batch
 from contrastlab.losses.ntxent import nt_xent
+from contrastlab.metrics.embedding import pca_2d
 
 
 class DigitsAugmentTask(ImageContrastTask):
@@ -50,7 +51,10 @@ class DigitsAugmentTask(ImageContrastTask):
 
     @torch.no_grad()
     def final_metrics(self) -> dict[str, np.ndarray]:
-        return {**super().final_metrics(), **factor_probes(self)}
+        """The PCA of the held-out embedding and, on shapes, the factor probes (one
+        forward pass over the held-out images for both)."""
+        h_test, z_test = self._chunked("test")
+        return {"pca": pca_2d(z_test.double().cpu().numpy()), **factor_probes(self, h_test)}
 
     def point_attrs(self, cfg: DigitsAugmentConfig) -> dict:
         """Title, augmentation strength and its parameters, and tau of one point."""
