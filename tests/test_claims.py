@@ -10,10 +10,14 @@ from scipy import stats
 from contrastlab.claims import (
     CLAIM_COLUMNS,
     Claim,
+    adjust,
     claims_frame,
     contrast,
     equivalence,
+    named,
+    not_tested,
     seeds_needed,
+    select,
     trend,
 )
 
@@ -47,8 +51,9 @@ def test_too_few_seeds_or_a_small_effect_is_inconclusive():
 
 def test_interval_is_the_t_interval_and_p_the_one_sided_t_test():
     row = contrast(PAIRED, [1.0, 2.0, 3.0])
-    # mean 2, sd 1, n 3: half width t_{0.975,2} / sqrt(3) = 4.302653 / 1.7320508
-    assert row["ci_low"] == pytest.approx(2 - 2.4841377, rel=1e-6)
+    # mean 2, sd 1, n 3, alpha 0.05: the 90% interval, half width t_{0.95,2} / sqrt(3)
+    # (it excludes 0 exactly when the one-sided test rejects)
+    assert row["ci_low"] == pytest.approx(2 - 2.9199856 / 3**0.5, rel=1e-6)
     assert row["p_value"] == pytest.approx(stats.ttest_1samp([1, 2, 3], 0).pvalue / 2)
 
 
@@ -81,8 +86,13 @@ def _levels(slope, seeds=4, blocks=3, noise=0.1, seed=2):
 def test_page_trend_over_blocks(slope, verdict):
     row = trend(PAGE, _levels(slope), "k")
     assert row["verdict"] == verdict
-    assert row["effect"] == pytest.approx(float(_levels(slope).isel(k=-1).mean() -
-                                                _levels(slope).isel(k=0).mean()))  # fmt: skip
+    assert row["span"] == pytest.approx(float(_levels(slope).isel(k=-1).mean() -
+                                              _levels(slope).isel(k=0).mean()))  # fmt: skip
+    # effect: Page's L as a correlation, the mean Spearman rho of the cells' rankings
+    y = _levels(slope).transpose("seed", "delta", "k").values.reshape(-1, 3)
+    rho = np.mean([stats.spearmanr(row_, [1, 2, 3]).statistic for row_ in y])
+    assert row["effect"] == pytest.approx(rho)
+    assert row["ci_low"] <= row["effect"] <= row["ci_high"]
 
 
 def test_page_trend_with_no_order_is_inconclusive():
@@ -145,3 +155,88 @@ def test_equivalence_p_is_statsmodels_ttost_paired():
         contrast(EQUIV, a - b)
     with pytest.raises(ValueError, match="margin"):
         equivalence(Claim("P", "c", "s", "design", "q", test="tost"), a - b)
+
+
+WILCOX = Claim("p", "b beats a", "Fig. 1", "paper", "b - a", "wilcoxon")
+
+
+def test_wilcoxon_interval_is_the_signed_rank_interval_of_its_estimate():
+    """Hodges-Lehmann estimate and interval, against a naive loop over the Walsh averages
+    and the exact signed-rank null distribution by enumeration."""
+    import itertools
+
+    x = np.array([0.3, -0.1, 0.5, 0.8, 0.2, 0.45, 0.05, 0.6])
+    row = contrast(WILCOX, x)
+    walsh = sorted((x[i] + x[j]) / 2 for i in range(8) for j in range(i, 8))
+    assert row["effect"] == pytest.approx(np.median(walsh))
+    sums = [sum(r for r, s in zip(range(1, 9), signs, strict=True) if s)
+            for signs in itertools.product([0, 1], repeat=8)]  # fmt: skip
+    cdf = lambda c: np.mean(np.array(sums) <= c)  # noqa: E731
+    c = max(c for c in range(37) if cdf(c - 1) <= 0.05)  # lower bound: Walsh average c
+    assert row["ci_low"] == pytest.approx(walsh[c - 1])
+    assert row["ci_high"] == pytest.approx(walsh[len(walsh) - c])
+    # the interval excludes 0 exactly when the one-sided test rejects
+    assert (row["ci_low"] > 0) == (stats.wilcoxon(x, alternative="greater").pvalue < 0.05)
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.15, 0.4])
+def test_no_supported_verdict_has_an_interval_that_contains_the_null(shift):
+    for seed in range(12):
+        x = shift + 0.3 * rng(seed).standard_normal(5)
+        for claim in (PAIRED, WILCOX):
+            row = contrast(claim, x)
+            if row["verdict"] == "supported":
+                assert row["ci_low"] > 0
+        y = _levels(shift, seeds=5, noise=1.0, seed=seed)
+        row = trend(PAGE, y, "k")
+        if row["verdict"] == "supported":
+            assert row["ci_low"] > 0 and row["p_value"] < 0.05
+
+
+def test_the_interval_must_clear_the_smallest_effect_that_counts():
+    claim = Claim("p", "c", "s", "paper", "q", "paired_t", min_effect=0.5)
+    x = np.array([0.3, 0.6, 0.9, 0.45, 0.75])  # mean 0.6 >= 0.5, but the interval reaches 0.5
+    row = contrast(claim, x)
+    assert row["p_value"] < 0.01 and row["ci_low"] < 0.5 and row["verdict"] == "inconclusive"
+    assert contrast(claim, x + 0.2)["verdict"] == "supported"
+
+
+@pytest.mark.parametrize("method, ref", [("holm", "holm"), ("bh", "fdr_bh")])
+def test_adjust_matches_statsmodels_and_redecides(method, ref):
+    from statsmodels.stats.multitest import multipletests
+
+    tables = {
+        f"e{i}": claims_frame([contrast(PAIRED, 0.2 * i + 0.3 * rng(i + j).standard_normal(6))
+                               for j in range(3)])
+        for i in range(4)
+    }  # fmt: skip
+    tables["e0"].loc[0, "verdict"] = "not tested"  # takes no part
+    out = adjust(tables, method)
+    raw = [p for e, t in tables.items() for p, v in zip(t.p_value, t.verdict, strict=True)
+           if v != "not tested"]  # fmt: skip
+    got = [p for t in out.values() for p in t.p_adjusted if np.isfinite(p)]
+    assert got == pytest.approx(multipletests(raw, method=ref)[1])
+    assert "11 claims" in out["e1"].attrs["correction"]
+    for t in out.values():
+        for r in t.to_dict("records"):
+            if r["verdict"] == "supported":
+                assert r["p_adjusted"] < r["alpha"] and r["ci_low"] > 0
+    # the raw p of a barely significant claim no longer suffices after the correction
+    none = adjust(tables, "none")
+    assert sum((t.verdict == "supported").sum() for t in none.values()) >= sum(
+        (t.verdict == "supported").sum() for t in out.values()
+    )
+    with pytest.raises(ValueError, match="correction"):
+        adjust(tables, "bonferroni-ish")
+
+
+def test_not_tested_and_select_and_named():
+    analytic = Claim("p", "exact", "s", "paper", "q", trained=False)
+    named_claims = named({"a": PAIRED, "b": (analytic, "var", +1)})
+    assert named_claims["a"].name == "a" and named_claims["b"][0].name == "b"
+    table = claims_frame([contrast(named_claims["a"], [1.0, 1.1, 0.9]),
+                          contrast(named_claims["b"][0], [1.0, 1.1, 0.9])])  # fmt: skip
+    out = not_tested(table, "the job trained 0 steps")
+    assert list(out.verdict) == ["not tested", "supported"]
+    assert np.isnan(out.p_value[0]) and out.degenerate[0] == "the job trained 0 steps"
+    assert list(select(table, ["b"]).name) == ["b"] and len(select(table, None)) == 2
