@@ -18,6 +18,10 @@ tests all read this registry. Nothing else lists families or figures.
 The plug module must stay light to import (no torch, no matplotlib at module
 level): the Snakefile imports every family to build the schema and the DAG.
 Heavy work happens in the methods, which import their modules on demand.
+
+``python -m contrastlab.families new <name>`` writes a new family that already trains and
+passes the registry tests (:mod:`contrastlab.scaffold`); README, "Adding a family", lists
+every rule a family follows.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
@@ -51,12 +56,23 @@ class Figure:
             (imported only when the figure is drawn).
         label: short label shown in the report's table of figures.
         caption: reStructuredText caption shown in the report.
+        applies: ``applies(points) -> bool`` over the experiment's sweep points' configs
+            (each a dict of sections, defaults filled, e.g. ``p["loss"]["temperature"]``):
+            whether the figure shows anything for this experiment (e.g. a tau figure needs
+            two temperatures). None: always. An experiment draws only the figures that
+            apply, so the report holds no placeholder. It must stay light (it runs when
+            Snakemake builds the DAG).
     """
 
     name: str
     draw: str
     label: str
     caption: str
+    applies: Callable[[list[dict]], bool] | None = None
+
+    def applies_to(self, points: list[dict]) -> bool:
+        """Whether this figure is drawn for an experiment with these sweep points."""
+        return self.applies is None or bool(self.applies(points))
 
     def function(self):
         module, func = self.draw.split(":")
@@ -131,6 +147,16 @@ class Family(ABC):
     @abstractmethod
     def claims(self, agg: xr.Dataset) -> pd.DataFrame:
         """The paper's claims evaluated on the aggregated results of one experiment."""
+
+    def claim_names(self) -> tuple[str, ...]:
+        """The names of the family's declared claims (an experiment's ``claims`` key picks
+        among them): the keys of ``CLAIMS`` in the family's ``claims`` module (imported
+        here, not at registration: it imports scipy)."""
+        try:
+            module = importlib.import_module(f"{type(self).__module__}.claims")
+        except ModuleNotFoundError:  # a family without a claims module declares none
+            return ()
+        return tuple(getattr(module, "CLAIMS", {}))
 
     def figure(self, name: str) -> Figure:
         """The figure or table ``name``."""

@@ -3,18 +3,29 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
-from contrastlab.families.clusters.claims import claims, point_configs
+from contrastlab.families.clusters import FAMILY, linear_on_hypercube
+from contrastlab.families.clusters.claims import CLAIMS, claims, point_configs
 from contrastlab.families.clusters.config import ClustersConfig
-from contrastlab.families.clusters.plots import plot_angle, plot_phi, plot_probe
+from contrastlab.families.clusters.plots import plot_phi
 from contrastlab.params import to_sections
 from contrastlab.pipeline import aggregate
 from contrastlab.results import cf
 
 SEEDS = [0, 1, 2]
-VARS = ("loss_eval", "phi", "mse_x1", "mse_lin", "mse_cluster", "mse_sub", "angle_max")
+VARS = (
+    "loss_eval",
+    "loss_reg",
+    "phi",
+    "mse_x1",
+    "mse_lin",
+    "mse_cluster",
+    "mse_sub",
+    "angle_max",
+)
 
 
 def point(final: dict, lams=(1.0,), **config) -> xr.Dataset:
@@ -136,16 +147,95 @@ def test_collapsed_phi_is_reported_not_folded_in():
     assert (table.verdict == "supported").all()  # Page's test on the finite levels
 
 
+def test_claims_are_named_with_their_figure():
+    assert set(CLAIMS) == {"span", "linear_labels", "linear_not_onehot", "mlp_onehot",
+                           "smooth_clusters", "subclusters", "phi_order_digits",
+                           "phi_order_shapes", "conv_phi"}  # fmt: skip
+    rows = pd.concat([claims(hypercube(True)), claims(_manifolds(0.4)), claims(_digits(0.3))])
+    assert list(rows.name) == ["span", "linear_labels", "linear_not_onehot", "mlp_onehot",
+                               "smooth_clusters", "subclusters", "phi_order_digits",
+                               "phi_order_digits"]  # fmt: skip
+    assert dict(zip(rows.name, rows.figure, strict=True)) == {
+        n: CLAIMS[n].figure for n in rows.name
+    }
+    assert set(rows.figure) == {"clusters_angle", "clusters_probe", "clusters_phi"}
+    # one phi_m row per architecture, each keeping its template's name
+    phi = rows[rows.name == "phi_order_digits"]
+    assert set(phi.claim) == {"digits: phi_m rises with m (MLP 1x64)",
+                              "digits: phi_m rises with m (MLP 2x64)"}  # fmt: skip
+
+
+def configs(agg: xr.Dataset) -> list[dict]:
+    """The sweep points' configs (sections, defaults filled), as the workflow gives them."""
+    return [{"family": "clusters", **to_sections(cfg)} for _, cfg in point_configs(agg)]
+
+
+def test_the_angle_figure_applies_to_linear_encoders_on_the_hypercube_only(root):
+    from contrastlab.config import expand_experiment, load_config_files, validate_config
+
+    angle = FAMILY.figure("clusters_angle")
+    assert angle.applies is linear_on_hypercube
+    assert angle.applies_to(configs(hypercube(True)))
+    assert not angle.applies_to(configs(hypercube(True).sel(encoder="mlp")))
+    assert not angle.applies_to(configs(_manifolds(0.4)))
+    assert not angle.applies_to(configs(_digits(0.3)))
+    cfg = validate_config(
+        load_config_files([root / "config/config.yaml"]),
+        root / "workflow/schemas/config.schema.yaml",
+    )
+
+    def points(name):
+        return [p.config for p in expand_experiment(name, cfg["experiments"][name])]
+
+    assert angle.applies_to(points("clusters_hypercube"))
+    for name in ("clusters_manifolds", "clusters_digits", "clusters_shapes"):
+        assert not angle.applies_to(points(name)), name
+    for fig in (*FAMILY.figures, *FAMILY.tables):  # every other one: every experiment
+        assert fig.name == "clusters_angle" or fig.applies is None
+
+
 @pytest.mark.parametrize(
-    "agg",
-    [hypercube(True), hypercube(True).sel(k=3), _manifolds(0.4), _digits(0.3)],
+    "agg, with_angle",
+    [(hypercube(True), True), (hypercube(True).sel(k=3), True), (_manifolds(0.4), False),
+     (_digits(0.3), False)],
     ids=["hypercube", "one-k", "manifolds", "digits"],
-)
-def test_figures_draw_from_any_aggregate(agg, tmp_path):
+)  # fmt: skip
+def test_figures_draw_from_any_aggregate(agg, with_angle, tmp_path):
+    """Every figure that applies to the experiment (the angle only with a linear encoder
+    on the hypercube) draws a figure from its aggregate."""
     import matplotlib.pyplot as plt
 
-    for draw in (plot_probe, plot_angle, plot_phi):
-        out = tmp_path / f"{draw.__name__}.svg"
-        draw(agg, out)
-        assert out.stat().st_size > 1000
+    drawn = []
+    for fig in FAMILY.figures:
+        if fig.applies_to(configs(agg)):
+            out = tmp_path / f"{fig.name}.svg"
+            fig.function()(agg, out)
+            assert out.stat().st_size > 1000
+            drawn.append(fig.name)
+    assert ("clusters_angle" in drawn) == with_angle and len(drawn) >= 2
+    assert not plt.get_fignums()
+
+
+def test_phi_undefined_everywhere_draws_the_collapse_not_a_placeholder(tmp_path, monkeypatch):
+    """Every seed collapsed at every m and lambda: the figure shows how far the outputs are
+    from whitened (|E ff^T - I|^2 grows by ~1 per collapsed direction)."""
+    import matplotlib.pyplot as plt
+
+    pts = []
+    for k in (5, 10, 20):
+        vals = {"phi": [np.nan, np.nan], "loss_reg": [k / 2, k / 4]}
+        pts.append(({"k": k}, point(vals, lams=(1.0, 3.0), data_kind="digits", k=k)))
+    agg = agg_of(pts, {"k": "model.k"})
+    assert np.isnan(agg["phi_min"].isel(step=-1)).all()
+    from contrastlab.families.clusters import plots
+
+    drawn = []
+    monkeypatch.setattr(plots, "save", lambda g, path: (drawn.append(g), plt.close(g.figure)))
+    plot_phi(agg, tmp_path / "phi.svg")
+    (g,) = drawn
+    assert "collapsed" in g.figure.texts[0].get_text()
+    ax = g.axes.flat[0]
+    assert ax.get_ylabel() == "least loss_reg [1]"  # the held-out |E ff^T - I|_F^2
+    y = np.concatenate([line.get_ydata() for line in ax.get_lines()])
+    np.testing.assert_allclose(np.sort(y), [1.25, 2.5, 5.0], atol=0.01)  # min over lambda
     assert not plt.get_fignums()

@@ -5,7 +5,7 @@ import pytest
 import xarray as xr
 
 from contrastlab.families.digits_augment import FAMILY
-from contrastlab.families.digits_augment.claims import GAIN, ORDERING
+from contrastlab.families.digits_augment.claims import CLAIMS, GAIN, ORDERING
 
 STRENGTHS = ["none", "weak", "strong"]
 
@@ -61,14 +61,15 @@ def test_a_significant_order_smaller_than_the_smallest_effect_is_inconclusive():
     agg = aggregate({"none": 0.900, "weak": 0.903, "strong": 0.906}, noise=0.0005)
     table = FAMILY.claims(agg)
     row = table.set_index("claim").loc[ORDERING.text]
-    assert row["p_value"] < 0.05 and row["effect"] == pytest.approx(0.006, abs=0.002)
+    assert row["p_value"] < 0.05 and row["span"] == pytest.approx(0.006, abs=0.002)
+    assert row["effect"] == 1.0  # Page's rho: every seed in the claimed order
     assert row["verdict"] == "inconclusive"
 
 
 def test_the_order_of_the_strength_axis_in_the_file_does_not_matter():
     agg = aggregate({"strong": 0.96, "none": 0.88, "weak": 0.92})
     row = FAMILY.claims(agg).set_index("claim").loc[ORDERING.text]
-    assert row["verdict"] == "supported" and row["effect"] == pytest.approx(0.08, abs=0.01)
+    assert row["verdict"] == "supported" and row["span"] == pytest.approx(0.08, abs=0.01)
 
 
 def test_layouts_without_every_strength():
@@ -85,3 +86,11 @@ def test_other_sweep_axes_are_blocks():
     assert table.loc[ORDERING.text, "blocks"] == "2/2 > 0"
     assert table.loc[ORDERING.text, "verdict"] == "supported"
     assert table.loc[GAIN.text, "verdict"] == "supported"
+
+
+def test_claims_are_named_with_their_figure():
+    assert set(CLAIMS) == {"ordering", "gain", "dense"}
+    assert (CLAIMS["ordering"], CLAIMS["gain"]) == (ORDERING, GAIN)
+    table = FAMILY.claims(aggregate({"none": 0.88, "weak": 0.92, "strong": 0.96}))
+    assert list(table["name"]) == ["ordering", "gain"]
+    assert set(table["figure"]) == {"digits_augment_dynamics"}

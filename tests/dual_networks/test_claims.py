@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from contrastlab.families.dual_networks import FAMILY
-from contrastlab.families.dual_networks.claims import BETA, EXACT, GAIN
+from contrastlab.families.dual_networks import FAMILY, two_betas
+from contrastlab.families.dual_networks.claims import BETA, CLAIMS, EXACT, GAIN
 
 
 def aggregate(final: dict, start: float = 0.25, n_seeds: int = 8, noise: float = 0.004):
@@ -58,3 +58,34 @@ def test_claims_work_whatever_axes_the_sweep_has(dims):
     agg.attrs["loss_variant"] = "nt_xent"
     table = FAMILY.claims(agg)
     assert set(table["claim"]) <= {GAIN.text}
+
+
+def test_claims_are_named_with_their_figure():
+    assert set(CLAIMS) == {"exact", "beta", "gain"}
+    assert (CLAIMS["exact"], CLAIMS["beta"], CLAIMS["gain"]) == (EXACT, BETA, GAIN)
+    grid = {(v, b): 0.40 for v in ("nt_xent", "exact_cov") for b in (-0.5, 0.0, 0.5)}
+    table = FAMILY.claims(aggregate(grid))
+    assert list(table["name"]) == ["exact", "beta", "gain"]
+    assert list(table["figure"]) == [
+        "dual_networks_dynamics",
+        "dual_networks_beta",
+        "dual_networks_dynamics",
+    ]
+
+
+def test_the_beta_figure_applies_with_two_betas_only(root):
+    from contrastlab.config import expand_experiment, load_config_files, validate_config
+
+    cfg = validate_config(
+        load_config_files([root / "config/config.yaml"]),
+        root / "workflow/schemas/config.schema.yaml",
+    )
+
+    def points(name):
+        return [p.config for p in expand_experiment(name, cfg["experiments"][name])]
+
+    beta = FAMILY.figure("dual_networks_beta")
+    assert beta.applies is two_betas
+    assert beta.applies_to(points("dual_beta"))
+    assert not beta.applies_to(points("dual_variants"))  # beta = 0 only
+    assert FAMILY.figure("dual_networks_dynamics").applies_to(points("dual_variants"))

@@ -3,6 +3,7 @@
 import numpy as np
 import xarray as xr
 
+from contrastlab.families.sparse_dense.claims import CLAIMS
 from contrastlab.families.sparse_dense.claims import claims as wenli_claims
 
 
@@ -25,6 +26,23 @@ def _agg(align, dense):
 def test_wenli_claims_supported_when_the_data_agree():
     table = wenli_claims(_agg([0.2, 0.5, 0.9], [0.9, 0.7, 0.5]))
     assert len(table) == 7 and (table.verdict == "supported").all()
+    assert list(table.name) == list(CLAIMS)  # flat names, one row each
+    assert (table.figure == "sparse_dense_dynamics").all()
+
+
+def test_claims_are_named_after_the_two_maskings_and_the_quantity():
+    assert list(CLAIMS) == [
+        "independent_none_align",
+        "independent_none_dense",
+        "complementary_none_align",
+        "complementary_none_dense",
+        "complementary_none_probe",
+        "complementary_independent_align",
+        "complementary_independent_dense",
+    ]
+    claim, a, b, var, sign = CLAIMS["complementary_independent_dense"]
+    assert (a, b, var, sign) == ("complementary", "independent", "dense_fraction", -1)
+    assert claim.name == "complementary_independent_dense" and claim.test == "paired_t"
 
 
 def test_wenli_claims_contradicted_when_the_data_disagree():
@@ -36,3 +54,8 @@ def test_wenli_claims_skip_missing_maskings():
     agg = _agg([0.2, 0.5, 0.9], [0.9, 0.7, 0.5]).sel(masking=["none", "complementary"])
     table = wenli_claims(agg)
     assert len(table) == 3 and not table.claim.str.contains("independent").any()
+    assert list(table.name) == [
+        "complementary_none_align",
+        "complementary_none_dense",
+        "complementary_none_probe",
+    ]

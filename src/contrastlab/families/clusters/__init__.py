@@ -19,6 +19,17 @@ from contrastlab.families.clusters.config import ClustersConfig
 from contrastlab.registry import Family, Figure, Table
 
 _PLOTS = "contrastlab.families.clusters.plots"
+_DEFAULT = ClustersConfig()
+
+
+def linear_on_hypercube(points: list[dict]) -> bool:
+    """Some sweep point trains a linear encoder on the hypercube (the only points with a
+    principal angle to the invariant span)."""
+    return any(
+        (p.get("data") or {}).get("kind", _DEFAULT.data_kind) == "hypercube"
+        and (p.get("model") or {}).get("encoder", _DEFAULT.encoder) == "linear"
+        for p in points
+    )
 
 
 class Clusters(Family):
@@ -74,6 +85,7 @@ class Clusters(Family):
             "space of W (its top-s right singular directions when k > s) and the invariant "
             "span(e₁..e_s) over training, one line per k. 0° = the invariant span recovered; "
             "random directions in d = 12 start near 90°. Lines: mean over seeds; bands: ±1 sd.",
+            applies=linear_on_hypercube,
         ),
         Figure(
             "clusters_phi",

@@ -10,7 +10,10 @@ ordering by :func:`contrastlab.claims.trend` (Page's test). Values are per seed 
 the final step; a per-seed value averages the matching points (if other axes were
 swept too). With a lambda grid, a point's value is taken at the lambda of the
 smallest final phi of that seed; seeds whose phi is undefined at every lambda
-(collapsed outputs) are counted in the ``degenerate`` column.
+(collapsed outputs) are counted in the ``degenerate`` column. Every claim is declared by
+name in :data:`CLAIMS`, with the figure that shows its quantity; the phi_m ordering is
+one template per data kind (``phi_order_digits``, ``phi_order_shapes``), one row per
+architecture.
 
 Thresholds, declared here and not fitted to any result [design]:
     * a probe "solves" a label when its relative MSE is below ``NEAR_ZERO`` = 0.1
@@ -24,12 +27,13 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from contrastlab.claims import Claim, claims_frame, contrast, trend
+from contrastlab.claims import Claim, claims_frame, contrast, named, trend
 from contrastlab.families.clusters.config import ClustersConfig
 
 PAPER = "HaoChen & Ma 2023"
@@ -158,69 +162,99 @@ def _claim(text: str, source: str, setting: str, quantity: str, **kw) -> Claim:
 HYPERCUBE = "Fig. 1 and the linear-function example (hypercube)"
 MANIFOLDS = "the Lipschitz-function example (manifolds with sub-clusters)"
 TABLE_1 = "Table 1 (CIFAR-10; here the 8x8 digits or the procedural shapes)"
-C_SPAN = _claim(
-    "hypercube: a linear encoder with k = s recovers the invariant span(e_1..e_s)",
-    HYPERCUBE,
-    "paper",
-    f"{ANGLE_TOL:g} deg - largest principal angle to span(e_1..e_s), final step, linear "
-    "encoder with k = s",
-)
-C_LINEAR = _claim(
-    "hypercube: a linear encoder with k = s solves linear labels (probe MSE ~ 0)",
-    HYPERCUBE,
-    "paper",
-    f"{NEAR_ZERO:g} - max(probe relative MSE of y = x_1, of y = v^T x_(1..s)), final step, "
-    "linear encoder with k = s",
-)
-C_NOT_ONEHOT = _claim(
-    "hypercube: ... but not the cluster one-hot (2^s invariant patterns)",
-    HYPERCUBE,
-    "paper",
-    f"probe relative MSE of the cluster one-hot - {NEAR_ZERO:g}, final step, linear encoder "
-    "with k = s",
-)
-C_MLP_ONEHOT = _claim(
-    "hypercube: an MLP with k = 2^s solves the cluster one-hot",
-    HYPERCUBE,
-    "paper",
-    f"{NEAR_ZERO:g} - probe relative MSE of the cluster one-hot, final step, MLP with k = 2^s",
-)
-C_SMOOTH_R = _claim(
-    "manifolds: the smooth (Lipschitz-limited) class with k = r recovers the r clusters",
-    MANIFOLDS,
-    "design",
-    f"{NEAR_ZERO:g} - probe relative MSE of the cluster one-hot, final step, smooth encoder "
-    "with k = r",
-)
-C_SUB = _claim(
-    "manifolds: with k = r*r0 the unrestricted MLP splits the sub-clusters, the smooth class "
-    "cannot",
-    MANIFOLDS,
-    "design",
-    "probe relative MSE of the sub-cluster one-hot: smooth - mlp, final step, k = r*r0",
-    min_effect=NEAR_ZERO,
-)
+PROBE_FIG, ANGLE_FIG, PHI_FIG = "clusters_probe", "clusters_angle", "clusters_phi"
 
 
-def _phi_claim(arch: str, kind: str = "digits") -> Claim:
+def _phi_template(kind: str) -> Claim:
     return _claim(
-        f"{kind}: phi_m rises with m ({arch})",
+        f"{kind}: phi_m rises with m (every architecture)",
         TABLE_1,
         "design",
         "phi_m (minimum over the lambda grid, final step) ordered by m; effect: largest m - "
         "smallest m",
         test="page",
+        figure=PHI_FIG,
     )
 
 
-C_CONV = _claim(
-    "shapes: the ConvNet's inductive bias gives a smaller phi_m than the MLP's",
-    TABLE_1 + "; Sec. 1 (the architecture decides which cluster structure is recovered)",
-    "design",
-    "phi_m (minimum over the lambda grid, final step): MLP - ConvNet, per seed, the m "
-    "levels as blocks",
-    min_effect=0.01,
+# name: the declared claim. The phi_m orderings are templates, one per data kind: each
+# architecture of the sweep gets its own row (:func:`_phi_claim`), with the same name.
+CLAIMS: dict[str, Claim] = named(
+    {
+        "span": _claim(
+            "hypercube: a linear encoder with k = s recovers the invariant span(e_1..e_s)",
+            HYPERCUBE,
+            "paper",
+            f"{ANGLE_TOL:g} deg - largest principal angle to span(e_1..e_s), final step, linear "
+            "encoder with k = s",
+            figure=ANGLE_FIG,
+        ),
+        "linear_labels": _claim(
+            "hypercube: a linear encoder with k = s solves linear labels (probe MSE ~ 0)",
+            HYPERCUBE,
+            "paper",
+            f"{NEAR_ZERO:g} - max(probe relative MSE of y = x_1, of y = v^T x_(1..s)), final "
+            "step, linear encoder with k = s",
+            figure=PROBE_FIG,
+        ),
+        "linear_not_onehot": _claim(
+            "hypercube: ... but not the cluster one-hot (2^s invariant patterns)",
+            HYPERCUBE,
+            "paper",
+            f"probe relative MSE of the cluster one-hot - {NEAR_ZERO:g}, final step, linear "
+            "encoder with k = s",
+            figure=PROBE_FIG,
+        ),
+        "mlp_onehot": _claim(
+            "hypercube: an MLP with k = 2^s solves the cluster one-hot",
+            HYPERCUBE,
+            "paper",
+            f"{NEAR_ZERO:g} - probe relative MSE of the cluster one-hot, final step, MLP with "
+            "k = 2^s",
+            figure=PROBE_FIG,
+        ),
+        "smooth_clusters": _claim(
+            "manifolds: the smooth (Lipschitz-limited) class with k = r recovers the r clusters",
+            MANIFOLDS,
+            "design",
+            f"{NEAR_ZERO:g} - probe relative MSE of the cluster one-hot, final step, smooth "
+            "encoder with k = r",
+            figure=PROBE_FIG,
+        ),
+        "subclusters": _claim(
+            "manifolds: with k = r*r0 the unrestricted MLP splits the sub-clusters, the smooth "
+            "class cannot",
+            MANIFOLDS,
+            "design",
+            "probe relative MSE of the sub-cluster one-hot: smooth - mlp, final step, k = r*r0",
+            min_effect=NEAR_ZERO,
+            figure=PROBE_FIG,
+        ),
+        "phi_order_digits": _phi_template("digits"),
+        "phi_order_shapes": _phi_template("shapes"),
+        "conv_phi": _claim(
+            "shapes: the ConvNet's inductive bias gives a smaller phi_m than the MLP's",
+            TABLE_1 + "; Sec. 1 (the architecture decides which cluster structure is recovered)",
+            "design",
+            "phi_m (minimum over the lambda grid, final step): MLP - ConvNet, per seed, the m "
+            "levels as blocks",
+            min_effect=0.01,
+            figure=PHI_FIG,
+        ),
+    }
 )
+C_SPAN = CLAIMS["span"]
+C_LINEAR = CLAIMS["linear_labels"]
+C_NOT_ONEHOT = CLAIMS["linear_not_onehot"]
+C_MLP_ONEHOT = CLAIMS["mlp_onehot"]
+C_SMOOTH_R = CLAIMS["smooth_clusters"]
+C_SUB = CLAIMS["subclusters"]
+C_CONV = CLAIMS["conv_phi"]
+
+
+def _phi_claim(arch: str, kind: str = "digits") -> Claim:
+    """The phi_m ordering of one architecture on ``kind`` (its template's name)."""
+    return replace(CLAIMS[f"phi_order_{kind}"], text=f"{kind}: phi_m rises with m ({arch})")
 
 
 def _architectures(agg, pts) -> list[dict]:

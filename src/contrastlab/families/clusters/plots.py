@@ -40,15 +40,22 @@ def _lam_at_best(sub: xr.Dataset) -> xr.Dataset:
     return sub.isel(lam=pick, drop=True)
 
 
-def _frame(agg: xr.Dataset, variables, final: bool) -> pd.DataFrame:
-    """Long frame: one row per (point, seed[, step], variable) with k and the encoder's name."""
+def _frame(agg: xr.Dataset, variables, final: bool, lam: str = "best") -> pd.DataFrame:
+    """Long frame: one row per (point, seed[, step], variable) with k and the encoder's name.
+
+    ``lam``: ``best`` takes each seed's lambda of the smallest final phi, ``min`` the
+    minimum of the variable over the lambda grid.
+    """
     frames = []
     for point, cfg in point_configs(agg):
-        sub = _lam_at_best(agg.sel(point) if point else agg)
+        sub = agg.sel(point) if point else agg
+        sub = _lam_at_best(sub) if lam == "best" else sub
         if final:
             sub = sub.isel(step=-1)
         for var in variables:
             da = sub[var]
+            if "lam" in da.dims:  # lam == "min"
+                da = da.min("lam")
             keep = [d for d in da.dims if d in ("seed", "step")]
             da = da.mean([d for d in da.dims if d not in keep]) if set(da.dims) - set(keep) else da
             df = da.to_dataframe(name="value").reset_index()[[*keep, "value"]]
@@ -60,15 +67,6 @@ def _frame(agg: xr.Dataset, variables, final: bool) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=["seed", "value", "metric", "k", "encoder", "kind"])
     return pd.concat(frames, ignore_index=True)
-
-
-def _placeholder(path: str | Path, text: str) -> None:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.5, 2.0))
-    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
-    ax.set_axis_off()
-    save(fig, path)
 
 
 def _k_axis(g, ks) -> None:
@@ -94,9 +92,6 @@ def plot_probe(agg: xr.Dataset, path) -> None:
     y scale: the fraction of the label's variance left unexplained)."""
     present = [v for v in PROBES if v in agg and np.isfinite(agg[v].values).any()]
     df = _frame(agg, present, final=True).dropna(subset=["value"])
-    if df.empty:
-        _placeholder(path, "no probe results in this experiment")
-        return
     titles = {label(agg[v]): PROBE_TITLES[v] for v in present}
     df["label"] = df["metric"].map(titles)
     g = band_over_seeds(
@@ -118,11 +113,10 @@ def plot_probe(agg: xr.Dataset, path) -> None:
 
 
 def plot_angle(agg: xr.Dataset, path) -> None:
-    """Largest principal angle to span(e_1..e_s) vs step for the linear encoders, hue = k."""
+    """Largest principal angle to span(e_1..e_s) vs step for the linear encoders, hue = k
+    (drawn only for an experiment with a linear encoder on the hypercube:
+    :func:`contrastlab.families.clusters.linear_on_hypercube`)."""
     df = _frame(agg, ["angle_max"], final=False).dropna(subset=["value"])
-    if df.empty:
-        _placeholder(path, "no linear encoder on the hypercube in this experiment")
-        return
     df["k"] = "k = " + df["k"].astype(str)
     g = band_over_seeds(
         df,
@@ -138,17 +132,30 @@ def plot_angle(agg: xr.Dataset, path) -> None:
 
 
 def plot_phi(agg: xr.Dataset, path) -> None:
-    """Final phi_m (minimum over the lambda grid) vs m = k, hue = encoder."""
+    """Final phi_m (minimum over the lambda grid) vs m = k, hue = encoder.
+
+    Where phi is undefined at every point and seed (every output collapsed: E[ff^T] rank
+    deficient at every lambda), the figure shows the result instead: the held-out whitening
+    residual |E ff^T - I|_F^2 (the least over the lambda grid; each collapsed direction
+    adds about 1) against m.
+    """
     df = _frame(agg, ["phi_min"], final=True).dropna(subset=["value"])
+    y_label, title = label(agg["phi_min"]), None
     if df.empty:
-        _placeholder(path, "phi is undefined (collapsed outputs) at every point")
-        return
+        df = _frame(agg, ["loss_reg"], final=True, lam="min").dropna(subset=["value"])
+        y_label = "least " + label(agg["loss_reg"])
+        title = (
+            "phi_m undefined at every point (collapsed outputs);\n"
+            "shown: their distance from whitened (~1 per collapsed direction)"
+        )
     col = "kind" if df["kind"].nunique() > 1 else None
     g = band_over_seeds(
         df, x="k", hue="encoder", hue_order=order_of(df["encoder"]), col=col, marker="o"
     )
-    g.set_axis_labels("m (output dimension k)", label(agg["phi_min"]))
+    g.set_axis_labels("m (output dimension k)", y_label)
     _k_axis(g, df["k"])
+    if title:
+        g.figure.suptitle(title, y=1.1, fontsize=9)
     save(g, path)
 
 
@@ -157,10 +164,7 @@ def table_phi(agg: xr.Dataset, path) -> None:
     m = k, mean +- sd over seeds (seeds whose phi is undefined are left out, and counted)."""
     from contrastlab.report import page, table_html
 
-    df = _frame(agg, ["phi_min"], final=True)
-    if df.empty:
-        Path(path).write_text(page("phi_m", "<p>no points</p>"))
-        return
+    df = _frame(agg, ["phi_min"], final=True)  # every point has a row (NaN: undefined)
     g = df.groupby(["encoder", "k"])["value"]
     stats = g.agg(["mean", "std"]).join(g.apply(lambda v: int(v.isna().sum())).rename("nan"))
     cells = stats.apply(

@@ -35,7 +35,7 @@ from __future__ import annotations
 import pandas as pd
 import xarray as xr
 
-from contrastlab.claims import Claim, claims_frame, contrast, trend
+from contrastlab.claims import Claim, claims_frame, contrast, named, trend
 from contrastlab.families.digits_augment.config import STRENGTHS
 
 PAPER = "Wen & Li 2021"
@@ -45,46 +45,55 @@ SOURCE = (
 )
 MIN_EFFECT = 0.01  # probe accuracy
 DENSE_MIN_EFFECT = 0.05  # probe accuracy of the noise pattern
+DYNAMICS = "digits_augment_dynamics"
 
-ORDERING = Claim(
-    PAPER,
-    "linear-probe accuracy orders the augmentation strengths: strong > weak > none",
-    SOURCE,
-    "design",
-    "final held-out probe accuracy, rising over strength none < weak < strong "
-    "(effect: strong - none)",
-    "page",
-    0.05,
-    MIN_EFFECT,
+# name: the declared claim (figure: the family's figure that shows its quantity; no figure
+# draws the noise-pattern probe of "dense").
+CLAIMS: dict[str, Claim] = named(
+    {
+        "ordering": Claim(
+            PAPER,
+            "linear-probe accuracy orders the augmentation strengths: strong > weak > none",
+            SOURCE,
+            "design",
+            "final held-out probe accuracy, rising over strength none < weak < strong "
+            "(effect: strong - none)",
+            "page",
+            0.05,
+            MIN_EFFECT,
+            figure=DYNAMICS,
+        ),
+        "gain": Claim(
+            PAPER,
+            "with strong augmentation, contrastive training raises the probe accuracy over "
+            "the random encoder",
+            SOURCE,
+            "design",
+            "held-out probe accuracy, strong augmentation: last step - step 0",
+            "paired_t",
+            0.05,
+            MIN_EFFECT,
+            figure=DYNAMICS,
+        ),
+        "dense": Claim(
+            PAPER,
+            "without augmentation the network learns the dense feature: the fixed noise "
+            "pattern is more readable from the representation than with strong augmentation",
+            "Sec. 1 and Theorem 1 (feature decoupling: without augmentation the dense features "
+            "are learned); the dense feature is our shapes' per-image noise pattern",
+            "design",
+            "final held-out probe accuracy of the noise-pattern id: none - strong",
+            "paired_t",
+            0.05,
+            DENSE_MIN_EFFECT,
+        ),
+    }
 )
-GAIN = Claim(
-    PAPER,
-    "with strong augmentation, contrastive training raises the probe accuracy over the "
-    "random encoder",
-    SOURCE,
-    "design",
-    "held-out probe accuracy, strong augmentation: last step - step 0",
-    "paired_t",
-    0.05,
-    MIN_EFFECT,
-)
-
-DENSE = Claim(
-    PAPER,
-    "without augmentation the network learns the dense feature: the fixed noise pattern is "
-    "more readable from the representation than with strong augmentation",
-    "Sec. 1 and Theorem 1 (feature decoupling: without augmentation the dense features "
-    "are learned); the dense feature is our shapes' per-image noise pattern",
-    "design",
-    "final held-out probe accuracy of the noise-pattern id: none - strong",
-    "paired_t",
-    0.05,
-    DENSE_MIN_EFFECT,
-)
+ORDERING, GAIN, DENSE = CLAIMS["ordering"], CLAIMS["gain"], CLAIMS["dense"]
 
 
 def claims(agg: xr.Dataset) -> pd.DataFrame:
-    """The declared claims (:data:`ORDERING`, :data:`GAIN`, :data:`DENSE`) that the sweep's
+    """The declared claims (:data:`CLAIMS`: ordering, gain, dense) that the sweep's
     strengths (and source) allow.
 
     Args:

@@ -37,6 +37,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _PLOTS = "contrastlab.families.dual_networks.plots"
 _D = DualNetworksConfig()
+
+
+def two_betas(points: list[dict]) -> bool:
+    """The sweep trains two or more values of loss.beta: the beta figure draws a curve
+    against beta (with one beta it would show single points)."""
+    return len({(p.get("loss") or {}).get("beta", _D.beta) for p in points}) >= 2
+
+
 _SETUP = (
     f"Setting (the defaults) [design]: the procedural shapes images ({_D.side}x{_D.side} RGB, "
     f"{_D.n_classes} shapes, {_D.n_train} training and {_D.n_test} held-out images per seed), a "
@@ -67,6 +75,7 @@ FIGURES = (
         "held-out probe accuracy and the uniformity -L_unif (t = 2) of the held-out "
         "embedding. The paper reports that beta changes the accuracy; its direction was "
         "not retrieved, so the claim is tested both ways. " + _SETUP,
+        applies=two_betas,
     ),
 )
 
@@ -124,4 +133,4 @@ class DualNetworksFamily(Family):
 
 FAMILY = DualNetworksFamily()
 
-__all__ = ["FAMILY", "DualNetworksConfig", "DualNetworksFamily"]
+__all__ = ["FAMILY", "DualNetworksConfig", "DualNetworksFamily", "two_betas"]

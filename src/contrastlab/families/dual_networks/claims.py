@@ -26,7 +26,7 @@ from __future__ import annotations
 import pandas as pd
 import xarray as xr
 
-from contrastlab.claims import Claim, claims_frame, contrast, equivalence
+from contrastlab.claims import Claim, claims_frame, contrast, equivalence, named
 from contrastlab.results import point_attr
 
 PAPER = "Tian et al. 2020"
@@ -34,37 +34,49 @@ SOURCE = "Sec. 7 (STL-10 / CIFAR-10, ResNet-18 SimCLR; README of the authors' co
 MARGIN = 0.03  # probe accuracy: the equivalence margin of exact_cov vs nt_xent
 MIN_EFFECT = 0.01  # probe accuracy
 
-EXACT = Claim(
-    PAPER,
-    "the exact-covariance loss trains as well as NT-Xent (probe accuracy within the margin)",
-    SOURCE + "; Theorem 4",
-    "design",
-    "final held-out probe accuracy, beta = 0: exact_cov - nt_xent (margin +-0.03)",
-    "tost",
-    0.05,
-    MARGIN,
+DYNAMICS, BETA_FIG = "dual_networks_dynamics", "dual_networks_beta"
+
+# name: the declared claim, with the family's figure that shows its quantity.
+CLAIMS: dict[str, Claim] = named(
+    {
+        "exact": Claim(
+            PAPER,
+            "the exact-covariance loss trains as well as NT-Xent (probe accuracy within the "
+            "margin)",
+            SOURCE + "; Theorem 4",
+            "design",
+            "final held-out probe accuracy, beta = 0: exact_cov - nt_xent (margin +-0.03)",
+            "tost",
+            0.05,
+            MARGIN,
+            figure=DYNAMICS,
+        ),
+        "beta": Claim(
+            PAPER,
+            "beta changes the probe accuracy (two-sided: supported = higher at beta = +0.5, "
+            "contradicted = higher at beta = -0.5)",
+            SOURCE,
+            "design",
+            "final held-out probe accuracy: beta = +0.5 - beta = -0.5",
+            "paired_t",
+            0.025,
+            MIN_EFFECT,
+            figure=BETA_FIG,
+        ),
+        "gain": Claim(
+            PAPER,
+            "NT-Xent training raises the probe accuracy over the random encoder",
+            SOURCE,
+            "design",
+            "held-out probe accuracy, nt_xent, beta = 0: last step - step 0",
+            "paired_t",
+            0.05,
+            MIN_EFFECT,
+            figure=DYNAMICS,
+        ),
+    }
 )
-BETA = Claim(
-    PAPER,
-    "beta changes the probe accuracy (two-sided: supported = higher at beta = +0.5, "
-    "contradicted = higher at beta = -0.5)",
-    SOURCE,
-    "design",
-    "final held-out probe accuracy: beta = +0.5 - beta = -0.5",
-    "paired_t",
-    0.025,
-    MIN_EFFECT,
-)
-GAIN = Claim(
-    PAPER,
-    "NT-Xent training raises the probe accuracy over the random encoder",
-    SOURCE,
-    "design",
-    "held-out probe accuracy, nt_xent, beta = 0: last step - step 0",
-    "paired_t",
-    0.05,
-    MIN_EFFECT,
-)
+EXACT, BETA, GAIN = CLAIMS["exact"], CLAIMS["beta"], CLAIMS["gain"]
 
 
 def _at(da: xr.DataArray, dim: str, value):
@@ -76,7 +88,7 @@ def _at(da: xr.DataArray, dim: str, value):
 
 
 def claims(agg: xr.Dataset) -> pd.DataFrame:
-    """The declared claims (:data:`EXACT`, :data:`BETA`, :data:`GAIN`) that the sweep's
+    """The declared claims (:data:`CLAIMS`: exact, beta, gain) that the sweep's
     points allow (a single point decides none).
 
     Args:

@@ -29,46 +29,57 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from contrastlab.claims import Claim, claims_frame, contrast, trend
+from contrastlab.claims import Claim, claims_frame, contrast, named, trend
 
 PAPER = "Tian et al. 2020"
 SWEEP_DIMS = ("hid", "delta_lower")
 COLLAPSED = 0.05  # final root best |corr| below this: the root units died
 
 
-def _claim(text: str, quantity: str, test: str, min_effect: float = 0.0) -> Claim:
+ROOT_FIG = "hltm_root_corr"
+
+
+def _claim(text: str, quantity: str, test: str, figure: str, min_effect: float = 0.0) -> Claim:
     return Claim(PAPER, text, "Sec. 6 (root-correlation table)", "paper", quantity, test,
-                 alpha=0.05, min_effect=min_effect)  # fmt: skip
+                 alpha=0.05, min_effect=min_effect, figure=figure)  # fmt: skip
 
 
-CLAIMS = {
-    "training": _claim(
-        "training raises the correlation of the root node with the root latent",
-        "best_corr(root): last epoch - epoch 0, per seed (blocks: sweep cells)",
-        "paired_t",
-    ),
-    "hid": _claim(
-        "more over-parameterisation (hid) gives higher root correlation",
-        "best_corr(root, last epoch) rising with hid (effect: largest - smallest hid)",
-        "page",
-    ),
-    "polarity": _claim(
-        "stronger polarity (larger delta_lower) gives higher root correlation",
-        "best_corr(root, last epoch) rising with delta_lower (effect: largest - smallest)",
-        "page",
-    ),
-    "depth": _claim(
-        "latents nearer the root are harder (lower correlation)",
-        "mean best_corr at the last epoch falling with height (effect: height 1 - root)",
-        "page",
-    ),
-    "cov_op": _claim(
-        "the covariance operator of the root grows during training",
-        "log10(cov_op_norm(root): last epoch / epoch 0), per seed (blocks: sweep cells)",
-        "paired_t",
-        min_effect=1.0,  # "orders of magnitude": at least one
-    ),
-}
+# name: the declared claim, with the family's figure that shows its quantity.
+CLAIMS: dict[str, Claim] = named(
+    {
+        "training": _claim(
+            "training raises the correlation of the root node with the root latent",
+            "best_corr(root): last epoch - epoch 0, per seed (blocks: sweep cells)",
+            "paired_t",
+            ROOT_FIG,
+        ),
+        "hid": _claim(
+            "more over-parameterisation (hid) gives higher root correlation",
+            "best_corr(root, last epoch) rising with hid (effect: largest - smallest hid)",
+            "page",
+            ROOT_FIG,
+        ),
+        "polarity": _claim(
+            "stronger polarity (larger delta_lower) gives higher root correlation",
+            "best_corr(root, last epoch) rising with delta_lower (effect: largest - smallest)",
+            "page",
+            ROOT_FIG,
+        ),
+        "depth": _claim(
+            "latents nearer the root are harder (lower correlation)",
+            "mean best_corr at the last epoch falling with height (effect: height 1 - root)",
+            "page",
+            "hltm_corr_by_height",
+        ),
+        "cov_op": _claim(
+            "the covariance operator of the root grows during training",
+            "log10(cov_op_norm(root): last epoch / epoch 0), per seed (blocks: sweep cells)",
+            "paired_t",
+            "hltm_cov_op",
+            min_effect=1.0,  # "orders of magnitude": at least one
+        ),
+    }
+)
 
 
 def collapsed_seeds(agg: xr.Dataset) -> xr.DataArray:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from contrastlab.families.temperature.config import TemperatureConfig
+from contrastlab.families.temperature.config import TAU_FREE, TemperatureConfig
 from contrastlab.registry import Family, Figure, Table
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,6 +39,27 @@ if TYPE_CHECKING:  # pragma: no cover
     from contrastlab.families.temperature.task import TemperatureTask
 
 _PLOTS = "contrastlab.families.temperature.plots"
+_DEFAULT = TemperatureConfig()
+
+
+def _loss(point: dict) -> tuple[str, float]:
+    """(loss.kind, loss.temperature) of a sweep point's config."""
+    loss = point.get("loss") or {}
+    return loss.get("kind", _DEFAULT.kind), loss.get("temperature", _DEFAULT.temperature)
+
+
+def two_temperatures(points: list[dict]) -> bool:
+    """A loss that has a temperature is trained at two or more: the tau figures draw a curve
+    against tau (with one temperature they would show single points)."""
+    taus = {tau for kind, tau in map(_loss, points) if kind not in TAU_FREE}
+    return len(taus) >= 2
+
+
+def several_embeddings(points: list[dict]) -> bool:
+    """The embedding picture has two panels to compare: two temperatures of a loss that has
+    one (its smallest and largest), or two losses (e.g. Simple against InfoNCE)."""
+    return two_temperatures(points) or len({kind for kind, _ in map(_loss, points)}) >= 2
+
 
 _SETUP = (
     "Setting (the defaults) [design]: scikit-learn's 8x8 digits, a stratified 80/20 split per "
@@ -70,6 +91,7 @@ FIGURES = (
         "against tau, one line per loss; Simple and HardSimple (no tau) dashed. The paper: "
         "uniformity falls and tolerance rises with tau, the hard loss keeps uniformity "
         "nearly flat, the simple loss is the least uniform. " + _SETUP,
+        applies=two_temperatures,
     ),
     Figure(
         "temperature_probe",
@@ -80,6 +102,7 @@ FIGURES = (
         "against tau. The paper finds a reverse U (best around tau = 0.2-0.5). "
         "On the digits a probe on raw pixels is already ~96% accurate, so differences are "
         "small. " + _SETUP,
+        applies=two_temperatures,
     ),
     Figure(
         "temperature_separation",
@@ -89,6 +112,7 @@ FIGURES = (
         "the mean of its 10 largest negative similarities (negatives from the other view "
         "[design]) and their gap, against tau. The paper: as tau grows the positive "
         "similarity approaches 1 and the gap narrows. " + _SETUP,
+        applies=two_temperatures,
     ),
     Figure(
         "temperature_pca",
@@ -98,6 +122,7 @@ FIGURES = (
         "principal components [design: PCA instead of the paper's similarity "
         "histograms], at the smallest and the largest tau of each loss, coloured by digit: "
         "small tau spreads the digits over the sphere, large tau gathers each class. " + _SETUP,
+        applies=several_embeddings,
     ),
 )
 
@@ -167,4 +192,10 @@ class TemperatureFamily(Family):
 
 FAMILY = TemperatureFamily()
 
-__all__ = ["FAMILY", "TemperatureConfig", "TemperatureFamily"]
+__all__ = [
+    "FAMILY",
+    "TemperatureConfig",
+    "TemperatureFamily",
+    "several_embeddings",
+    "two_temperatures",
+]
