@@ -24,7 +24,7 @@ from dataclasses import MISSING, field
 from typing import Any
 
 # Keys every experiment has, outside the sections.
-TOP_LEVEL = ("activate", "family", "n_seeds", "fuse", "sweep")
+TOP_LEVEL = ("activate", "family", "n_seeds", "fuse", "claims", "sweep")
 
 
 def param(
@@ -152,11 +152,23 @@ def family_schema(name: str, title: str, cls: type) -> dict:
         },
         "family": {"const": name},
         "n_seeds": {
-            "type": ["integer", "null"],
-            "minimum": 1,
-            "maximum": 1024,
+            "oneOf": [
+                {"type": ["integer", "null"], "minimum": 1, "maximum": 1024},
+                {"$ref": "#/$defs/n_seeds_auto"},
+            ],
             "default": None,
-            "description": "Seeds of this experiment; null = the top-level n_seeds.",
+            "description": "Seeds of this experiment (a number, or {start, step, max}: "
+            "seeds added in stages until its claims are decided); null = the top-level "
+            "n_seeds.",
+        },
+        "claims": {
+            "type": ["array", "null"],
+            "items": {"type": "string"},
+            "uniqueItems": True,
+            "default": None,
+            "description": "Names of the family's claims this experiment tests; null = all "
+            "(a claim whose numbers do not depend on the experiment, e.g. an analytic one, "
+            "is best tested by one experiment only).",
         },
         "fuse": {
             "enum": ["auto", "none", None],

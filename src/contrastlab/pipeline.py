@@ -95,6 +95,7 @@ def train_job(
     )
     ds = engine.run()
     wall = time.perf_counter() - t0
+    trained = int(sum(task.steps_in_round(r) for r in range(task.n_rounds)))
     S = len(seeds)
     out = []
     for i, cfg in enumerate(cfgs):
@@ -102,6 +103,7 @@ def train_job(
         part.attrs = dict(ds.attrs)  # a point's own attributes, not shared with the others
         part.attrs.update(task.point_attrs(typed[i]))
         part.attrs.update(provenance(cfg, seeds, device_name(dev), wall))
+        part.attrs["trained_steps"] = trained
         if len(cfgs) > 1:
             part.attrs["fused_job_points"] = len(cfgs)
         out.append(part)
@@ -149,15 +151,103 @@ def build_task(datasets: list[xr.Dataset], cfgs: list[dict], device, labels=None
     return task, job_config
 
 
+def read_sources(sources) -> list[xr.Dataset]:
+    """The results of every sweep point: ``sources`` holds per point ``[file, label]``, or
+    ``[[file, ...], label]`` for a staged experiment (one training job file per stage,
+    each with that stage's seeds: concatenated along ``seed``, the provenance's ``seeds``
+    and ``wall_time_s`` those of all stages)."""
+    import json
+
+    from contrastlab.results import read_point
+
+    out = []
+    for files, label in sources:
+        if isinstance(files, str):
+            out.append(read_point(files, label))
+            continue
+        parts = [read_point(f, label) for f in files]
+        ds = concat_points(parts) if len(parts) > 1 else parts[0]
+        ds.attrs["seeds"] = json.dumps([int(s) for s in ds.seed.values])
+        ds.attrs["wall_time_s"] = float(sum(p.attrs.get("wall_time_s", 0.0) for p in parts))
+        ds.attrs["stages"] = len(parts)
+        out.append(ds)
+    return out
+
+
 def aggregate(datasets, points: list[dict], keys: dict) -> xr.Dataset:
     """Aggregate stage: one dataset per experiment, sweep axes as dims."""
     attrs = {axis: {"long_name": key, "units": "1"} for axis, key in keys.items()}
     return combine_points(datasets, points, attrs)
 
 
-def claims(agg: xr.Dataset, family_name: str) -> pd.DataFrame:
-    """Claims stage: the paper's claims evaluated on the aggregated results."""
-    return get_family(family_name).claims(agg)
+def claims(agg: xr.Dataset, family_name: str, names=None) -> pd.DataFrame:
+    """Claims stage: the paper's claims evaluated on the aggregated results.
+
+    Args:
+        agg: the experiment's aggregate.
+        family_name: its family.
+        names: the claims the experiment tests (its ``claims`` key; None: all).
+
+    Claims about a trained model are ``not tested`` when a sweep point trained 0 steps or
+    every seed of a point has a collapsed representation (``spread`` below
+    :data:`contrastlab.claims.COLLAPSED_SPREAD`); fewer collapsed seeds are
+    counted in ``degenerate``.
+    """
+    from contrastlab.claims import not_tested, select
+
+    table = select(get_family(family_name).claims(agg), names)
+    untrained, collapsed, some = _degenerate_points(agg)
+    if untrained:
+        return not_tested(table, f"no training: 0 steps at {', '.join(untrained)}")
+    if collapsed:
+        return not_tested(table, f"embedding collapsed at {', '.join(collapsed)}")
+    if some:
+        table = table.copy()
+        table["degenerate"] = [
+            "; ".join(x for x in (str(d) if isinstance(d, str) else "", some) if x)
+            for d in table["degenerate"]
+        ]
+    return table
+
+
+def _degenerate_points(agg: xr.Dataset) -> tuple[list[str], list[str], str]:
+    """(points that trained 0 steps, points whose every seed collapsed, a note on seeds
+    that collapsed elsewhere) of an aggregate."""
+    import json
+
+    import numpy as np
+
+    from contrastlab.claims import COLLAPSED_SPREAD
+
+    prov = json.loads(agg.attrs.get("points_provenance", "[]") or "[]")
+    untrained = [
+        ", ".join(f"{k}={v}" for k, v in p.get("point", {}).items()) or "the only point"
+        for p in prov
+        if int(p.get("trained_steps", 1)) == 0
+    ]
+    if "spread" not in agg:
+        return untrained, [], ""
+    final = agg["spread"].isel(step=-1) < COLLAPSED_SPREAD  # (sweep..., seed)
+    others = [d for d in final.dims if d != "seed"]
+    every = final.all("seed")
+    collapsed = []
+    if others:
+        stacked = every.stack(point=others)
+        collapsed = [
+            ", ".join(f"{d}={v}" for d, v in zip(others, np.atleast_1d(idx), strict=True))
+            for idx, hit in zip(stacked["point"].values, stacked.values, strict=True)
+            if hit
+        ]
+    elif bool(every):
+        collapsed = ["the only point"]
+    n_hit = int(final.sum())
+    some = (
+        f"{n_hit} of {final.size} (point, seed) representations collapsed "
+        f"(spread < {COLLAPSED_SPREAD:g})"
+        if n_hit
+        else ""
+    )
+    return untrained, collapsed, some
 
 
 def figure(agg: xr.Dataset, family_name: str, name: str, path) -> None:

@@ -17,5 +17,9 @@ tables = {
     exp: pd.read_csv(path, sep="\t")
     for exp, path in zip(sm.params.experiments, sm.input, strict=True)
 }
-Path(sm.output[0]).write_text(summary_html(tables, sm.params.titles))
+from contrastlab.claims import describe_correction  # noqa: E402
+
+counted = sum(int(t["p_adjusted"].notna().sum()) for t in tables.values())
+note = describe_correction(sm.params.correction, counted)
+Path(sm.output[0]).write_text(summary_html(tables, sm.params.titles, note))
 log(f"summarised {len(tables)} claims tables into {sm.output[0]}")

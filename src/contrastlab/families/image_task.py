@@ -44,7 +44,7 @@ from contrastlab.engine import Task, make_optimizer
 from contrastlab.images import augment as image_augment
 from contrastlab.images import digits
 from contrastlab.images.sources import load_pools
-from contrastlab.metrics.embedding import alignment, neg_uniformity, pca_2d
+from contrastlab.metrics.embedding import alignment, neg_uniformity, pca_2d, spread
 from contrastlab.metrics.probes import probe_accuracy
 from contrastlab.results import cf
 
@@ -285,10 +285,12 @@ class ImageContrastTask(Task):
         e1: torch.Tensor,
         e2: torch.Tensor,
     ) -> dict[str, Any]:
-        """-L_unif of the held-out embedding, alignment of the held-out views and the
+        """-L_unif of the held-out embedding, alignment of the held-out views, the
         held-out accuracy of a logistic-regression probe of the class fit on the training
-        split's representation."""
+        split's representation, and the spread of the held-out representation (what the
+        probe reads; :func:`contrastlab.metrics.embedding.spread`: near 0 = collapsed)."""
         return {
+            "spread": spread(h_test),
             "neg_unif": neg_uniformity(z_test, UNIFORMITY_T),
             "align": alignment(e1, e2),
             "probe_acc": probe_accuracy(
@@ -324,6 +326,11 @@ class ImageContrastTask(Task):
             "neg_unif": (ss, f64("neg_unif"), cf("uniformity -L_unif (t = 2, held out)", "1")),
             "align": (ss, f64("align"), cf("alignment E|f(x) - f(x+)|^2 (held out)", "1")),
             "probe_acc": (ss, f64("probe_acc"), cf("linear-probe accuracy (held out)", "1")),
+            "spread": (
+                ss,
+                f64("spread"),
+                cf("spread tr Cov(h) / E|h|^2 of the held-out representation", "1"),
+            ),
             "pca": (
                 ("seed", "test_sample", "component"),
                 np.asarray(final["pca"], dtype=np.float64),

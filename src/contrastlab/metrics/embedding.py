@@ -140,3 +140,21 @@ def pca_2d(z: np.ndarray) -> np.ndarray:
             sign = np.sign(comps[np.arange(2), np.abs(comps).argmax(1)])
             out[s] = x @ (comps * sign[:, None]).T
     return out
+
+
+def spread(h: torch.Tensor) -> torch.Tensor:
+    """The share of a representation's energy that varies across inputs, per seed:
+    tr Cov(h) / E|h|^2, in [0, 1] (0: every input has the same representation; not
+    normalised first, so a probe's standardisation cannot hide a collapse; below
+    :data:`contrastlab.claims.COLLAPSED_SPREAD` a representation counts as collapsed).
+
+    Args:
+        h: Shape (seed, n, dim).
+
+    Returns:
+        Shape (seed,).
+    """
+    h = h.double()
+    total = h.pow(2).sum(-1).mean(-1)
+    varying = (h - h.mean(1, keepdim=True)).pow(2).sum(-1).mean(-1)
+    return torch.where(total > 0, varying / total.clamp_min(1e-300), torch.zeros_like(total))
