@@ -71,12 +71,17 @@ def test_kill_9_during_training_then_rerun_equals_uninterrupted(tmp_path):
     )
     assert res.returncode == 0, res.stderr[-3000:]
     assert "resuming from checkpoint" in log.read_text()
+    # said on the terminal too, and kept in the results' provenance
+    assert "experiment wenli, point base: resumed from step" in res.stdout + res.stderr
 
     a = read_netcdf(clean / "results/train/wenli/base/metrics.nc")
     b = read_netcdf(killed / "results/train/wenli/base/metrics.nc")
     for var in a.data_vars:
         np.testing.assert_array_equal(a[var].values, b[var].values, err_msg=var)
     assert a.attrs["config"] == b.attrs["config"]
+    assert a.attrs["checkpoint"] == "none"
+    step = int(b.attrs["checkpoint"].removeprefix("resumed from step "))
+    assert 0 < step < 3000  # not from the start, not from the end
 
 
 def test_second_run_on_the_same_directory_is_refused_while_the_first_runs(tmp_path):

@@ -11,7 +11,8 @@ the :class:`Engine` owns the loop:
             for batch in task.batches(r):
                 loss = task.loss(batch)          # (seed,)
                 loss.sum().backward(); optimizer.step()
-            check: loss and weights finite, |w| <= max_abs_weight (else DivergenceError)
+            check: loss and weights finite, |w| <= max_abs_weight, each member's
+                parameter norm <= max_growth x its norm at step 0 (else DivergenceError)
             progress line (round, loss, speed, ETA); checkpoint every k rounds
 
 A round is what a family evaluates after: ``eval_every`` steps (Wen & Li) or
@@ -34,10 +35,12 @@ draws from its own seed's streams and sees only its own slice, so it gets the
 numbers of its point's solo job, bit for bit on CPU (tests/test_fuse.py).
 
 Checkpoints (:mod:`contrastlab.checkpoint`): written atomically every
-``checkpoint_every`` rounds and at the end; reused only when their
-fingerprint -- family, resolved config, seeds, device type and package
-version -- equals the job's; a resumed job gives exactly the numbers of an
-uninterrupted one.
+``checkpoint_every`` rounds (evaluation rounds, not optimiser steps) and at the
+end; reused only when their fingerprint -- family, resolved config, seeds,
+device type and package version -- equals the job's; a resumed job gives
+exactly the numbers of an uninterrupted one. Whether the job resumed, started
+afresh (and why: a damaged or another job's checkpoint) or had none is said in
+its log and on the terminal, and kept in the results' attribute ``checkpoint``.
 """
 
 from __future__ import annotations
@@ -52,14 +55,15 @@ import numpy as np
 import torch
 
 from contrastlab import __version__
-from contrastlab.checkpoint import fingerprint, load_checkpoint, save_checkpoint
+from contrastlab.checkpoint import fingerprint, load_checkpoint_status, save_checkpoint
 from contrastlab.errors import ContrastlabError
 from contrastlab.optim import SGD, Adam
-from contrastlab.utils import generator
+from contrastlab.utils import generator, to_terminal
 
 
 class DivergenceError(ContrastlabError, RuntimeError):
-    """Training produced a non-finite loss or weight; the message says where."""
+    """Training produced a non-finite loss or weight, or weights that ran away; the
+    message says where."""
 
 
 def stream_name(family: str, name: str) -> str:
@@ -236,6 +240,10 @@ class Engine:
         device: the device trained on (its type is part of the fingerprint).
         max_abs_weight: a weight larger than this in absolute value counts as diverged
             (the models here start at |w| < 1 and stay within a few units).
+        max_growth: a member whose parameter norm (all its trained tensors together)
+            grows to more than this factor times its norm at step 0 counts as diverged:
+            runaway growth that stays below ``max_abs_weight`` (e.g. HLTM with SGD at
+            lr 1e6 ends at |w| ~ 5e5). Training here changes a norm by well under 100x.
     """
 
     def __init__(
@@ -248,6 +256,7 @@ class Engine:
         checkpoint_every: int = 1,
         device: str | torch.device = "cpu",
         max_abs_weight: float = 1e6,
+        max_growth: float = 1e4,
     ) -> None:
         if checkpoint_every < 1:
             raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
@@ -257,6 +266,9 @@ class Engine:
         self.checkpoint_path = checkpoint_path
         self.checkpoint_every = checkpoint_every
         self.max_abs_weight = float(max_abs_weight)
+        self.max_growth = float(max_growth)
+        self.init_norm: torch.Tensor | None = None  # (member,), set by run()
+        self.checkpoint_status = "none"
         job = {
             "family": task.family,
             "config": config,
@@ -281,8 +293,19 @@ class Engine:
         losses = [self.step(opt, batch) for batch in self.task.batches(r)]
         return torch.stack(losses).detach().double().cpu()
 
+    def member_norms(self) -> torch.Tensor:
+        """Each member's parameter norm: all its trained tensors together, float64 on the
+        CPU. Shape: (member,)."""
+        total = None
+        for p in self.task.parameters().values():
+            sq = p.detach().reshape(p.shape[0], -1).double().square().sum(-1)
+            total = sq if total is None else total + sq
+        return total.sqrt().cpu()
+
     def _guard(self, r: int, losses: torch.Tensor, first_step: int) -> None:
-        """Stop on a non-finite loss or weight, naming where, which seed and when."""
+        """Stop on a non-finite loss or weight, a weight above ``max_abs_weight`` or a
+        parameter norm above ``max_growth`` times its initial value, naming where, which
+        member and when."""
         task = self.task
         bad = ~torch.isfinite(losses)
         if bad.any():
@@ -306,6 +329,19 @@ class Engine:
                     f"{self.where}, {task.member_name(s)}: weights {name!r} {what} by step "
                     f"{first_step + losses.shape[0]} (round {r + 1}); lower train.lr and rerun"
                 )
+        if self.init_norm is None:
+            return
+        norm = self.member_norms()
+        bad = (self.init_norm > 0) & (norm > self.max_growth * self.init_norm)
+        if bad.any():
+            s = int(bad.nonzero()[0])
+            grew, init = norm[s].item(), self.init_norm[s].item()
+            raise DivergenceError(
+                f"{self.where}, {task.member_name(s)}: weights exploded (parameter norm "
+                f"{grew:.3g}, {grew / init:.3g} times its {init:.3g} at step 0 > max_growth "
+                f"{self.max_growth:g}) by step {first_step + losses.shape[0]} (round {r + 1}); "
+                "lower train.lr and rerun"
+            )
 
     def run(self):
         """Train and return the family's dataset of metrics over rounds."""
@@ -315,7 +351,12 @@ class Engine:
         history: list[dict[str, np.ndarray]] = []
         start, steps_done = 0, 0
         last_loss = np.full(len(task.seeds), math.nan)
-        state = load_checkpoint(self.checkpoint_path, self.fingerprint, log)
+        self.init_norm = self.member_norms()  # before a checkpoint replaces the weights
+        state, self.checkpoint_status = load_checkpoint_status(
+            self.checkpoint_path, self.fingerprint, log
+        )
+        if self.checkpoint_status != "none":  # also on the terminal, not only in the log
+            to_terminal(f"{self.where}: {self.checkpoint_status}")
         if state is not None:
             task.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
@@ -369,4 +410,6 @@ class Engine:
         stacked = {k: np.stack([h[k] for h in history], axis=1) for k in history[0]}
         coords = np.asarray([task.round_coord(r) for r in range(R + 1)], dtype=np.int64)
         final = {k: _to_numpy(v) for k, v in task.final_metrics().items()}
-        return task.to_dataset(stacked, coords, final)
+        ds = task.to_dataset(stacked, coords, final)
+        ds.attrs["checkpoint"] = self.checkpoint_status
+        return ds

@@ -10,4 +10,7 @@ class ContrastlabError(Exception):
 
 
 class ResultFileError(ContrastlabError, OSError):
-    """A result file that cannot be read (truncated, garbage, wrong format)."""
+    """A result file that is missing or cannot be trusted (truncated, garbage, altered:
+    its checksum does not match, see :mod:`contrastlab.results`). The message names the
+    file and the command that remakes it; for a damaged file, the attribute ``reason``
+    holds the why alone."""

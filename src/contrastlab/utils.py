@@ -158,12 +158,32 @@ def atomic_write_bytes(data: bytes, path: str | Path) -> None:
     os.replace(tmp, path)
 
 
+_TERMINAL = None  # the job's own stderr, once job_logger sent sys.stderr to the log
+
+
+def to_terminal(msg: str) -> None:
+    """Say ``msg`` on the terminal too, in a workflow job (:func:`job_logger`): the job's
+    own stderr, which Snakemake passes to the terminal (on a cluster, to the job's
+    output file). Outside a job (notebooks, tests) a no-op: there the caller's ``log``
+    is the terminal already."""
+    if _TERMINAL is not None:
+        try:
+            _TERMINAL.write(f"{msg}\n")
+            _TERMINAL.flush()
+        except (OSError, ValueError):  # a closed terminal must not stop training
+            pass
+
+
 def job_logger(path: str | Path):
     """Send stderr to the job's log file and return a ``log(msg)`` that writes
-    timestamped, flushed lines there (so ``tail -f`` shows progress)."""
+    timestamped, flushed lines there (so ``tail -f`` shows progress). The job's own
+    stderr stays reachable through :func:`to_terminal`."""
     import sys
 
+    global _TERMINAL
     fh = open(path, "a", buffering=1)  # noqa: SIM115 (lives as long as the job)
+    if _TERMINAL is None:
+        _TERMINAL = sys.stderr
     sys.stderr = fh
 
     def log(msg: str) -> None:

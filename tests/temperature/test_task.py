@@ -102,6 +102,8 @@ def test_resumed_training_equals_uninterrupted(data, tmp_path):
     logs = []
     resumed = Engine(task, config={"x": 1}, log=logs.append, checkpoint_path=ckpt).run()
     assert any("resuming" in m for m in logs)
+    assert resumed.attrs.pop("checkpoint") == "resumed from step 6"
+    assert whole.attrs.pop("checkpoint") == "none"
     xr.testing.assert_identical(resumed, whole)
 
 
