@@ -110,9 +110,28 @@ def _family_experiments(cfg):
     return dict(first.values())
 
 
+ADD = "(README, Adding a family; `python -m contrastlab.families new` writes one)"
+
+
 def test_every_family_is_in_the_shipped_config(cfg):
+    """Each family's first experiment in config.yaml documents every key of the family."""
     used = {exp["family"] for exp in cfg["experiments"].values()}
-    assert set(FAMILIES) <= used, "each family's keys are documented in config/config.yaml"
+    for name in FAMILIES:
+        assert name in used, (
+            f"config/config.yaml has no experiment of family {name!r}: add one listing every "
+            f"key at its default (activate: false keeps it out of the default run) {ADD}"
+        )
+
+
+def test_every_family_is_in_the_paper_config(root):
+    """config/paper.yaml is the paper-scale run of every family."""
+    paper = yaml.safe_load((root / "config/paper.yaml").read_text())
+    used = {exp["family"] for exp in paper["experiments"].values()}
+    for name in FAMILIES:
+        assert name in used, (
+            f"config/paper.yaml has no experiment of family {name!r}: add one with the "
+            f"paper's sizes (activate: false until it reproduces the paper) {ADD}"
+        )
 
 
 def test_config_yaml_lists_every_key_with_the_dataclass_default(cfg):
@@ -122,9 +141,19 @@ def test_config_yaml_lists_every_key_with_the_dataclass_default(cfg):
         fam = FAMILIES[exp["family"]]
         want = defaults(fam.config_class)
         got = {k: v for k, v in exp.items() if k not in TOP_LEVEL}
-        assert sorted(got) == sorted(want), f"experiments.{name}: sections differ"
+        where = f"config/config.yaml, experiments.{name} (the first of family {exp['family']!r})"
+        assert sorted(got) == sorted(want), (
+            f"{where}: sections {sorted(got)}, the dataclass has {sorted(want)}: list every "
+            f"section and key of the family's config dataclass {ADD}"
+        )
         for section, keys in want.items():
-            assert sorted(got[section]) == sorted(keys), f"experiments.{name}.{section}: keys"
+            missing, extra = (
+                sorted(set(keys) - set(got[section])),
+                sorted(set(got[section]) - set(keys)),
+            )
+            assert not missing and not extra, (
+                f"{where}.{section}: add {missing}, remove {extra} (the dataclass's keys)"
+            )
             for key, default in keys.items():
                 value = got[section][key]
                 assert (
@@ -197,7 +226,8 @@ def test_paper_config_validates_and_fuses(root, schema, tmp_path):
         validate_config({**paper, "data_root": str(tmp_path / "missing")}, schema)
     mini = write_stl10(write_cifar10(tmp_path / "data"))
     cfg = validate_config({**paper, "data_root": str(mini)}, schema)
-    assert {e["family"] for e in cfg["experiments"].values()} == set(FAMILIES)
+    missing = set(FAMILIES) - {e["family"] for e in cfg["experiments"].values()}
+    assert not missing, f"config/paper.yaml has no experiment of {sorted(missing)} {ADD}"
     images = [e for e in cfg["experiments"].values() if e.get("data", {}).get("source")]
     assert {e["data"]["source"] for e in images} == {"cifar10", "stl10"} and len(images) >= 2
     assert {e["model"]["encoder"] for e in images} == {"resnet18"} and cfg["device"] == "cuda"

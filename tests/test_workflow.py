@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
+from contrastlab.claims import VERDICTS
 from contrastlab.registry import get_family
 from contrastlab.results import read_netcdf, read_point
 
@@ -68,10 +69,34 @@ def test_figures_and_claims(finished_run):
         assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     tsv = (finished_run / "results/claims/wenli.tsv").read_text().splitlines()
     assert tsv[0].split("\t")[-1] == "verdict" and len(tsv) == 4  # header + 3 claims
-    assert tsv[0].split("\t")[:4] == ["paper", "source", "setting", "claim"]
-    assert all(
-        line.split("\t")[-1] in {"supported", "contradicted", "inconclusive"} for line in tsv[1:]
+    assert tsv[0].split("\t")[:5] == ["name", "paper", "source", "setting", "claim"]
+    assert all(line.split("\t")[-1] in set(VERDICTS) for line in tsv[1:])
+
+
+def test_claims_are_adjusted_together_and_no_supported_interval_holds_the_null(finished_run):
+    """Every claim of the run is corrected together (Holm, statsmodels); a supported claim's
+    interval lies on the claimed side of 0 (inside the margin for an equivalence)."""
+    import pandas as pd
+    from statsmodels.stats.multitest import multipletests
+
+    tables = {
+        p.stem: pd.read_csv(p, sep="\t") for p in sorted(finished_run.glob("results/claims/*.tsv"))
+    }
+    raw = pd.concat(tables.values())
+    tested = raw[raw["p_value"].notna() & (raw["verdict"] != "not tested")]
+    assert tested["p_adjusted"].tolist() == pytest.approx(
+        multipletests(tested["p_value"].tolist(), method="holm")[1].tolist()
     )
+    for r in raw.to_dict("records"):
+        if r["verdict"] == "supported":
+            assert r["p_adjusted"] < r["alpha"]
+            if r["test"] == "tost":
+                assert -r["min_effect"] < r["ci_low"] and r["ci_high"] < r["min_effect"]
+            else:
+                floor = 0 if r["test"] == "page" else r["min_effect"]
+                assert r["ci_low"] > 0 and r["ci_low"] >= floor
+    summary = (finished_run / "results/summary.html").read_text()
+    assert "Holm" in summary and f"over the {len(tested)} claims" in summary
 
 
 def test_hltm_results_have_the_sweep_grid(finished_run):

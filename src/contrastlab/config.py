@@ -126,8 +126,24 @@ def load_config_files(paths, overrides: dict | None = None) -> dict:
     config: dict = {}
     for path in paths:
         _merge(config, load_yaml(path))
-    _merge(config, dict(overrides or {}))
+    _merge(config, _numbers(dict(overrides or {})))
     return config
+
+
+def _numbers(node):
+    """``--config`` values as YAML reads them: Snakemake leaves the leaves of a mapping
+    such as ``n_seeds={start: 5, step: 5, max: 20}`` as strings ('5')."""
+    if isinstance(node, dict):
+        return {k: _numbers(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_numbers(v) for v in node]
+    if isinstance(node, str):
+        try:
+            value = yaml.load(node, Loader=StrictLoader)  # noqa: S506 (a safe loader)
+        except yaml.YAMLError:
+            return node
+        return value if isinstance(value, int | float | bool) else node
+    return node
 
 
 def _merge(base: dict, new: dict) -> None:
@@ -271,6 +287,7 @@ def validate_config(config: dict, schema_path: str | Path, warn=None) -> dict:
         sub = {"$defs": defs, "$ref": f"#/$defs/{family}"}
         _raise_first(jsonschema.Draft202012Validator(sub), exp, f"experiments.{name}")
         _fill_defaults(defs[family], exp, defs)
+        _check_claims_and_seeds(config, name, exp)
         data = exp.get("data")
         if isinstance(data, dict) and "root" in data and data["root"] is None:
             data["root"] = config.get("data_root")  # the top-level folder of real data sets
@@ -288,11 +305,34 @@ def validate_config(config: dict, schema_path: str | Path, warn=None) -> dict:
                 except (ValueError, FileNotFoundError) as err:  # a missing data.root too
                     raise ConfigError(f"config error at {where}: {err}") from None
             if exp.get("activate", True):
-                _check_memory(cfg, name, point.label, len(seeds(config, name)), limit)
+                _check_memory(cfg, name, point.label, job_seeds(config, name), limit)
             if warn is not None and exp.get("activate", True):
                 for msg in getattr(cfg, "warnings", lambda: [])():
                     warn(f"config warning at {where}: {msg}")
     return config
+
+
+def _check_claims_and_seeds(config: dict, name: str, exp: dict) -> None:
+    """An experiment's ``claims`` must name claims of its family; a sequential
+    ``n_seeds`` needs 2 <= start <= max."""
+    from contrastlab.registry import get_family
+
+    if exp.get("claims") is not None:
+        known = get_family(exp["family"]).claim_names()
+        bad = [c for c in exp["claims"] if c not in known]
+        if bad:
+            raise ConfigError(
+                f"config error at experiments.{name}.claims: unknown claim {bad[0]!r} of "
+                f"family {exp['family']!r}; known: {list(known)}"
+            )
+    from contrastlab.sequential import Design
+
+    for where, value in ((f"experiments.{name}.n_seeds", exp.get("n_seeds")),
+                         ("n_seeds", config.get("n_seeds"))):  # fmt: skip
+        try:
+            Design.from_config(value)
+        except ValueError as err:
+            raise ConfigError(f"config error at {where}: {err}") from None
 
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow/schemas/config.schema.yaml"
@@ -390,13 +430,40 @@ def active_experiments(config: dict) -> dict:
     return {n: e for n, e in config["experiments"].items() if e.get("activate", True)}
 
 
-def seeds(config: dict, experiment: str | None = None) -> list[int]:
-    """The seed list of an experiment (its own ``n_seeds`` if it sets one, else the
-    top-level one), or of the config's top level."""
+def _n_seeds(config: dict, experiment: str | None):
     n = config["n_seeds"]
     if experiment is not None:
         n = config["experiments"][experiment].get("n_seeds") or n
+    return n
+
+
+def seed_design(config: dict, experiment: str):
+    """The sequential design (:class:`contrastlab.sequential.Design`) of an experiment
+    whose ``n_seeds`` (its own, else the top level's) is ``{start, step, max}``; None for
+    a fixed number of seeds."""
+    from contrastlab.sequential import Design
+
+    return Design.from_config(_n_seeds(config, experiment))
+
+
+def seeds(config: dict, experiment: str | None = None, stage: int | None = None) -> list[int]:
+    """The seed list of an experiment (its own ``n_seeds`` if it sets one, else the
+    top-level one), or of the config's top level. With a sequential design: the seeds of
+    ``stage`` (1-based; default the first), each stage's seeds training as their own jobs."""
+    n = _n_seeds(config, experiment)
+    if isinstance(n, dict):
+        from contrastlab.sequential import Design
+
+        return Design.from_config(n).new_seeds(config["base_seed"], stage or 1)
     return [config["base_seed"] + i for i in range(n)]
+
+
+def job_seeds(config: dict, experiment: str) -> int:
+    """The most seeds one training job of the experiment trains (for memory estimates)."""
+    design = seed_design(config, experiment)
+    if design is None:
+        return len(seeds(config, experiment))
+    return max(len(seeds(config, experiment, k)) for k in range(1, design.stages + 1))
 
 
 def sweep_points(config: dict) -> list[SweepPoint]:
@@ -455,7 +522,7 @@ def experiment_jobs(config: dict, name: str) -> list[TrainingJob]:
     for p in points:
         groups.setdefault(_without(p.config, fam.fusable), []).append(p)
     limit = memory_limit(config)
-    n_seeds = len(seeds(config, name))
+    n_seeds = job_seeds(config, name)
     jobs = []
     for members in groups.values():
         estimate = getattr(fam.config(members[0].config), "memory_estimate", None)
@@ -477,3 +544,29 @@ def experiment_jobs(config: dict, name: str) -> list[TrainingJob]:
 def training_jobs(config: dict) -> list[TrainingJob]:
     """All training jobs of the active experiments (see :func:`experiment_jobs`)."""
     return [j for n in active_experiments(config) for j in experiment_jobs(config, n)]
+
+
+def check_gpu_reachable(config: dict, local_exec: bool) -> None:
+    """Refuse ``device: cuda`` when no job of this run can get a GPU: the jobs run on
+    this machine (``local_exec``: Snakemake's local executor) and torch sees no CUDA
+    device here. Otherwise every training job would fail one after the other, after
+    Snakemake removed their old outputs. A cluster executor (``--executor slurm``) is
+    accepted whatever the submit host has: its jobs get GPUs on the compute nodes.
+    torch is imported only when the check applies.
+
+    Raises:
+        ConfigError: naming the key, what torch sees and what to do.
+    """
+    if config.get("device") != "cuda" or not local_exec:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    raise ConfigError(
+        "config error at device: 'cuda', but no job of this run can get a GPU: the local "
+        f"executor runs every job on this machine, where torch {torch.__version__} sees no "
+        "CUDA device. Set device: auto (or cpu) to train on the CPU, install a CUDA build "
+        "of torch (README, GPUs), or submit the jobs to a cluster with GPUs "
+        "(--workflow-profile profiles/slurm or --executor slurm). Nothing was run or removed."
+    )

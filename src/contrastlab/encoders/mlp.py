@@ -1,10 +1,14 @@
-"""The batched MLP encoder: a ReLU MLP per seed on flat inputs (pixels or features).
+"""The batched MLP encoder: a ReLU MLP per seed on flat inputs of any size.
+
+A generic encoder, not tied to one family or data set: the image families use it on
+flattened pixels (``model.encoder: mlp``; on the 8x8 digits it stands in for the papers'
+ResNets [design]), and any family may use it on its own features (``depth`` 0 is a linear
+map to the unit sphere: the skeleton of ``python -m contrastlab.families new``).
 
 One MLP per seed, all seeds in one set of tensors: layer l has weights of
 shape (seed, in, out) and biases (seed, out), applied with ``baddbmm``. The
 output is L2-normalised (the unit-sphere embedding of Wang & Liu 2021,
-inherited from Wu et al.'s memory-bank setup) [design: an MLP on 8x8 digits
-stands in for the papers' ResNets].
+inherited from Wu et al.'s memory-bank setup).
 
 References:
     - [0] Wang & Liu 2021, Understanding the Behaviour of Contrastive Loss,
@@ -67,10 +71,10 @@ def mlp_embed(x: torch.Tensor, params: Sequence[torch.Tensor]) -> torch.Tensor:
 
 
 class BatchedMLP:
-    """An MLP encoder per seed (64 pixels -> ``depth`` x ``width`` -> ``embed_dim``).
+    """An MLP encoder per seed (``in_dim`` -> ``depth`` x ``width`` -> ``embed_dim``).
 
     Args:
-        in_dim: input size (64 pixels).
+        in_dim: input size (e.g. 64 pixels of the 8x8 digits, or a family's features).
         width: hidden units per hidden layer.
         depth: hidden layers (0 = linear).
         embed_dim: embedding dimension.
