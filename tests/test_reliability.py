@@ -27,6 +27,7 @@ from contrastlab.checkpoint import (
     load_checkpoint,
     load_checkpoint_status,
     save_checkpoint,
+    wrap_payload,
 )
 from contrastlab.config import ConfigError, check_experiment, check_gpu_reachable
 from contrastlab.engine import DivergenceError, Engine
@@ -265,21 +266,9 @@ class _Pwn:
 def _crafted_checkpoint(path: Path, payload_obj) -> None:
     """A checkpoint with the current FORMAT and its own correct checksum whose inner
     pickle holds ``payload_obj``."""
-    import hashlib
-
     buf = io.BytesIO()
     torch.save(payload_obj, buf)
-    payload = buf.getvalue()
-    outer = io.BytesIO()
-    torch.save(
-        {
-            "format": FORMAT,
-            "sha256": hashlib.sha256(payload).hexdigest(),
-            "payload": torch.frombuffer(bytearray(payload), dtype=torch.uint8),
-        },
-        outer,
-    )
-    path.write_bytes(outer.getvalue())
+    path.write_bytes(wrap_payload(buf.getvalue()))
 
 
 def test_crafted_checkpoint_is_refused_and_runs_nothing(tmp_path):

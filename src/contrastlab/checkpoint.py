@@ -151,7 +151,12 @@ def save_checkpoint(path: str | Path | None, state: dict, fp: str) -> None:
         return
     buf = io.BytesIO()
     torch.save(_encode({**state, "fingerprint": fp}), buf)
-    payload = buf.getvalue()
+    atomic_write_bytes(wrap_payload(buf.getvalue()), path)
+
+
+def wrap_payload(payload: bytes) -> bytes:
+    """The file bytes of a checkpoint whose inner (torch.save) payload is ``payload``: the
+    format tag, the payload's SHA-256 and the payload as a uint8 tensor."""
     outer = io.BytesIO()
     torch.save(
         {
@@ -161,4 +166,4 @@ def save_checkpoint(path: str | Path | None, state: dict, fp: str) -> None:
         },
         outer,
     )
-    atomic_write_bytes(outer.getvalue(), path)
+    return outer.getvalue()
