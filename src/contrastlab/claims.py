@@ -176,17 +176,14 @@ def seeds_needed(effect: float, sd: float, alpha: float, power: float = POWER) -
     if sd == 0:
         return 2.0
     d = abs(effect) / sd
-
-    def reach(n: int) -> float:
-        return float(TTestPower().power(effect_size=d, nobs=n, alpha=alpha, alternative="larger"))
-
-    if reach(MAX_SEEDS) < power:
-        return math.inf
-    lo, hi = 1, MAX_SEEDS  # power rises with n: bisect for the first n that reaches it
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if reach(mid) >= power else (mid, hi)
-    return float(max(hi, 2))
+    # power rises with n; scipy's noncentral t returns NaN where the power is 1 to machine
+    # precision (large effects), so NaN counts as reached. Small n first: the common case.
+    for nobs in (np.arange(2, 201), np.arange(201, MAX_SEEDS + 1)):
+        reach = TTestPower().power(effect_size=d, nobs=nobs, alpha=alpha, alternative="larger")
+        hit = np.flatnonzero(np.isnan(reach) | (reach >= power))
+        if hit.size:
+            return float(nobs[hit[0]])
+    return math.inf
 
 
 _LEVEL: ContextVar[Callable[[float], float] | None] = ContextVar("claim_level", default=None)

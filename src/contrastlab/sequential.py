@@ -181,23 +181,25 @@ def stagewise_p(p: float, alpha: float, fractions: tuple[float, ...], stage: int
 
 
 def _hopeful(row: dict, design: Design, level: float) -> bool:
-    """An undecided claim could still be decided within ``design.max`` seeds: the seeds
-    a one-sided t-test needs at the optimistic end of the claim's interval (the effect
-    could be that large), with the spread the interval implies, are at most ``max``.
-    Rows without a t-interval (a trend's rho) use their ``seeds_needed``."""
+    """An undecided claim could still be decided within ``design.max`` seeds: a one-sided
+    t-test at the claim's alpha needs at most ``max`` seeds for the effect at the
+    optimistic end of its ordinary 1 - 2 alpha interval, less the smallest effect that
+    counts (the effect could be that large), at the spread the stage's interval (level
+    ``level``) implies. Rows without a t-interval (a trend's rho) use ``seeds_needed``."""
     from contrastlab.claims import seeds_needed
 
     n, lo, hi = int(row["n_seeds"]), float(row["ci_low"]), float(row["ci_high"])
+    alpha, m = float(row["alpha"]), float(row["min_effect"])
     needed = float(row["seeds_needed"])
     if row["test"] in ("paired_t", "tost") and n >= 2 and math.isfinite(hi - lo):
-        half = (hi - lo) / 2
-        sd = half * math.sqrt(n) / float(stats.t.isf(level, n - 1))
+        sd = (hi - lo) / 2 * math.sqrt(n) / float(stats.t.isf(level, n - 1))
+        half = float(stats.t.isf(alpha, n - 1)) * sd / math.sqrt(n)
         mean = (hi + lo) / 2
         if row["test"] == "tost":
-            reach = float(row["min_effect"]) - max(abs(mean) - half, 0.0)
+            reach = m - max(abs(mean) - half, 0.0)
         else:
-            reach = abs(mean) + half - (float(row["min_effect"]) if mean else 0.0)
-        needed = seeds_needed(reach, sd, float(row["alpha"])) if reach > 0 else math.inf
+            reach = abs(mean) + half - m
+        needed = seeds_needed(reach, sd, alpha) if reach > 0 else math.inf
     return math.isfinite(needed) and needed <= design.max
 
 
