@@ -344,6 +344,14 @@ def repair_plan(snakemake_args: Sequence[str], log=None) -> list[str]:
                 why = getattr(err, "reason", str(err))
                 log(f"== {name} is damaged ({why}): remaking it and everything made from it")
                 force.append(name)
+    # A staged experiment's stage files (results/stages/<experiment>/) are a checkpoint's:
+    # Snakemake re-reads the stages only for a job that runs, so force the experiment's
+    # consumers of the stages too (its aggregate and raw claims), which then go through
+    # every stage again.
+    for name in list(force):
+        parts = Path(name).parts
+        if len(parts) >= 3 and parts[:2] == ("results", "stages"):
+            force += [f"results/aggregate/{parts[2]}.nc", f"results/claims/raw/{parts[2]}.tsv"]
     return list(dict.fromkeys(force))
 
 
