@@ -86,6 +86,17 @@ FIGURES = (
         "instead of the paper's t-SNE]; the panel title gives that seed's final probe "
         "accuracy. Classes that form separate groups are linearly readable. " + _SETUP,
     ),
+    Figure(
+        "digits_augment_factors",
+        f"{_PLOTS}:plot_factors",
+        "nuisance factors per strength",
+        "On the procedural shapes only: the final held-out accuracy of a logistic-regression "
+        "probe of each nuisance factor read from the representation, per augmentation "
+        "strength (mean over seeds, bar +-1 sd; grey: the factor's chance level, its "
+        "majority share). noise_pattern is the fixed per-image noise, Wen & Li's dense "
+        "feature: the paper expects it more readable without augmentation. " + _SETUP,
+        applies=lambda points: any(p["data"].get("source") == "shapes" for p in points),
+    ),
 )
 
 

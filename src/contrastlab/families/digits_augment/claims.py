@@ -47,8 +47,7 @@ MIN_EFFECT = 0.01  # probe accuracy
 DENSE_MIN_EFFECT = 0.05  # probe accuracy of the noise pattern
 DYNAMICS = "digits_augment_dynamics"
 
-# name: the declared claim (figure: the family's figure that shows its quantity; no figure
-# draws the noise-pattern probe of "dense").
+# name: the declared claim (figure: the family's figure that shows its quantity).
 CLAIMS: dict[str, Claim] = named(
     {
         "ordering": Claim(
@@ -86,6 +85,7 @@ CLAIMS: dict[str, Claim] = named(
             "paired_t",
             0.05,
             DENSE_MIN_EFFECT,
+            figure="digits_augment_factors",
         ),
     }
 )

@@ -67,3 +67,34 @@ def plot_embedding(agg: xr.Dataset, path) -> None:
     plotting.embedding_panels(
         panels, path, f"held-out embedding, first two principal components (seed {seed})"
     )
+
+
+def plot_factors(agg: xr.Dataset, path) -> None:
+    """The final held-out probe accuracy of every nuisance factor of ``shapes`` (the fixed
+    noise pattern first: Wen & Li's dense feature), one point per strength (mean over
+    seeds, bar +-1 sd), the factor's chance level as a grey tick."""
+    import seaborn as sns
+
+    ds = _by_strength(agg)
+    ds = ds.isel({d: 0 for d in ds["factor_probe"].dims if d not in ("strength", "seed", "factor")})
+    df = ds["factor_probe"].to_dataframe(name="accuracy").reset_index()
+    chance = ds["factor_chance"].mean([d for d in ds["factor_chance"].dims if d != "factor"])
+    g = sns.catplot(
+        data=df,
+        x="factor",
+        y="accuracy",
+        hue="strength",
+        hue_order=list(ds["strength"].values),
+        kind="point",
+        errorbar="sd",
+        dodge=0.4 if ds.sizes["strength"] > 1 else False,
+        linestyle="none",
+        height=3.2,
+        aspect=1.6,
+    )
+    ax = g.ax
+    for i, factor in enumerate(ds["factor"].values):
+        ax.hlines(float(chance.sel(factor=factor)), i - 0.35, i + 0.35, colors="grey")
+    g.set_axis_labels("nuisance factor of the shapes", "final probe accuracy (held out) [1]")
+    g.figure.suptitle("what the representation keeps of each nuisance factor", y=1.04)
+    plotting.save(g, path)
