@@ -149,7 +149,11 @@ def train_runtime(wildcards, attempt):
 
 def get_seeds(wildcards):
     _, stage = split_stage(wildcards.data_point)
-    return seeds(config, wildcards.experiment, stage) if stage else SEEDS[wildcards.experiment]
+    return (
+        seeds(config, wildcards.experiment, stage)
+        if stage
+        else SEEDS[wildcards.experiment]
+    )
 
 
 def get_job(wildcards):
@@ -200,7 +204,9 @@ def stage_results(exp, stage):
     """The training job files of stages 1..stage of a staged experiment (each once)."""
     return list(
         dict.fromkeys(
-            train_file(exp, p.label, k) for k in range(1, stage + 1) for p in EXPERIMENTS[exp]
+            train_file(exp, p.label, k)
+            for k in range(1, stage + 1)
+            for p in EXPERIMENTS[exp]
         )
     )
 
@@ -246,7 +252,11 @@ def get_point_sources(wildcards):
 
 def get_previous_stage(wildcards):
     k = int(wildcards.stage)
-    return [f"results/stages/{wildcards.experiment}/claims{STAGE}{k - 1}.tsv"] if k > 1 else []
+    return (
+        [f"results/stages/{wildcards.experiment}/claims{STAGE}{k - 1}.tsv"]
+        if k > 1
+        else []
+    )
 
 
 def get_raw_claims_input(wildcards):
