@@ -43,6 +43,10 @@ take_lock() {  # flock(1) where there is one (not on macOS); Python's flock(2) o
 }
 if ! take_lock; then
   holder=$(cat "$lock" 2>/dev/null || true)
+  for _ in 1 2 3 4 5 6 7 8 9 10; do  # the holder writes its line right after locking
+    [ -n "$holder" ] && break
+    sleep 0.2; holder=$(cat "$lock" 2>/dev/null || true)
+  done
   echo "error: another scripts/reproduce.sh is running in $(cd "$workdir" && pwd -P)" \
     "(${holder:-it is starting}); wait for it to finish, or stop it, then rerun." \
     "Lock file: $lock" >&2
