@@ -282,6 +282,7 @@ def validate_config(config: dict, schema_path: str | Path, warn=None) -> dict:
             "nothing would run (set activate: true on at least one)"
         )
     limit = memory_limit(config)
+    _check_design("n_seeds", config.get("n_seeds"))
     for name, exp in config["experiments"].items():
         family = exp["family"]
         sub = {"$defs": defs, "$ref": f"#/$defs/{family}"}
@@ -313,7 +314,7 @@ def validate_config(config: dict, schema_path: str | Path, warn=None) -> dict:
 
 
 def _check_claims_and_seeds(config: dict, name: str, exp: dict) -> None:
-    """An experiment's ``claims`` must name claims of its family; a sequential
+    """An experiment's ``claims`` must name claims of its family; its sequential
     ``n_seeds`` needs 2 <= start <= max."""
     from contrastlab.registry import get_family
 
@@ -325,14 +326,17 @@ def _check_claims_and_seeds(config: dict, name: str, exp: dict) -> None:
                 f"config error at experiments.{name}.claims: unknown claim {bad[0]!r} of "
                 f"family {exp['family']!r}; known: {list(known)}"
             )
+    _check_design(f"experiments.{name}.n_seeds", exp.get("n_seeds"))
+
+
+def _check_design(where: str, value) -> None:
+    """A sequential ``n_seeds`` ({start, step, max}) must be a valid design."""
     from contrastlab.sequential import Design
 
-    for where, value in ((f"experiments.{name}.n_seeds", exp.get("n_seeds")),
-                         ("n_seeds", config.get("n_seeds"))):  # fmt: skip
-        try:
-            Design.from_config(value)
-        except ValueError as err:
-            raise ConfigError(f"config error at {where}: {err}") from None
+    try:
+        Design.from_config(value)
+    except ValueError as err:
+        raise ConfigError(f"config error at {where}: {err}") from None
 
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow/schemas/config.schema.yaml"

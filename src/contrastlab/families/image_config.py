@@ -38,6 +38,16 @@ def weight_decay_param():
     return param(0.0, "train", "sgd: L2 weight decay.", minimum=0.0)
 
 
+def eval_every_param(default: int = 100):
+    """The ``train.eval_every`` key of an image family (what ImageContrastTask evaluates)."""
+    return param(
+        default,
+        "train",
+        "Steps between two evaluations on the held-out split (probe, -L_unif, alignment).",
+        minimum=1,
+    )
+
+
 def check_image_job(cfg: Any) -> None:
     """The data keys (:meth:`ImageDataConfig.check_data`, a real source's folder
     included), the encoder against the images, the batch and the evaluation period."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from contrastlab.encoders.config import EncoderConfig
 from contrastlab.families.image_config import (
     check_image_job,
+    eval_every_param,
     image_job_memory,
     momentum_param,
     negatives_param,
@@ -92,12 +93,7 @@ class DigitsAugmentConfig(ImageDataConfig, ImageAugmentConfig, EncoderConfig):
     optimizer: str = param("adam", "train", "adam or sgd.", choices=OPTIMIZERS)
     momentum: float = momentum_param()
     weight_decay: float = weight_decay_param()
-    eval_every: int = param(
-        100,
-        "train",
-        "Steps between two evaluations on the held-out split (probe, -L_unif, alignment).",
-        minimum=1,
-    )
+    eval_every: int = eval_every_param()
     checkpoint_every: int = param(
         2, "train", "Evaluation rounds between two checkpoints.", minimum=1
     )
